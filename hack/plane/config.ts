@@ -1,0 +1,19 @@
+import { join } from "node:path";
+
+/** Versions of the test control plane; bump here and rerun hack/controlplane/gen-gomod.sh. */
+export const KUBERNETES_VERSION = "v1.34.4";
+export const KWOK_VERSION = "v0.8.0";
+
+export const repoRoot = join(import.meta.dirname, "..", "..");
+
+/** Everything built or started lives under one gitignored cache folder. */
+export const cacheDir = process.env["CPA_CACHE_DIR"] ?? join(repoRoot, ".cache");
+export const binDir = join(cacheDir, "bin");
+export const stateDir = process.env["CPA_CLUSTER_DIR"] ?? join(cacheDir, "cluster");
+
+export const kubePlaneBinary = join(binDir, `kube-plane-${KUBERNETES_VERSION}`);
+export const kwokBinary = join(binDir, `kwok-${KWOK_VERSION}`);
+export const kwokStagesFile = join(binDir, `kwok-stages-${KWOK_VERSION}.yaml`);
+
+/** The one fake node every test cluster has. */
+export const FAKE_NODE_NAME = "kwok-node-0";

@@ -1,0 +1,363 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { ensureBinaries } from "./build.ts";
+import {
+  FAKE_NODE_NAME,
+  KUBERNETES_VERSION,
+  kubePlaneBinary,
+  kwokBinary,
+  kwokStagesFile,
+  stateDir,
+} from "./config.ts";
+import { PlaneError } from "./errors.ts";
+import { https, waitFor, type TlsClient } from "./http.ts";
+import { checkOpenssl, createPki, kubeconfigYaml, type Pki } from "./pki.ts";
+import { exitOf, isOurs, startProcess, stopProcess, tail, type StartedProcess } from "./processes.ts";
+
+/** What `up` leaves on disk so that later commands (down, status, tests) can find the plane. */
+export interface PlaneState {
+  kubernetesVersion: string;
+  server: string;
+  kubeconfig: string;
+  processes: StartedProcess[];
+}
+
+const stateFile = join(stateDir, "state.json");
+export const kubeconfigPath = join(stateDir, "kubeconfig");
+
+type Log = (line: string) => void;
+
+export function readState(): PlaneState | undefined {
+  if (!existsSync(stateFile)) return undefined;
+  return JSON.parse(readFileSync(stateFile, "utf8")) as PlaneState;
+}
+
+function writeState(state: PlaneState): void {
+  writeFileSync(stateFile, JSON.stringify(state, null, 2) + "\n");
+}
+
+function binaryOf(p: StartedProcess): string {
+  return p.name === "kwok" ? kwokBinary : kubePlaneBinary;
+}
+
+function adminTls(): TlsClient {
+  const dir = join(stateDir, "pki");
+  return { ca: join(dir, "ca.crt"), cert: join(dir, "admin.crt"), key: join(dir, "admin.key") };
+}
+
+/** Names of recorded processes that are no longer running. */
+export function deadProcesses(state: PlaneState): string[] {
+  return state.processes.filter((p) => !isOurs(p.pid, binaryOf(p))).map((p) => p.name);
+}
+
+export async function isHealthy(state: PlaneState): Promise<boolean> {
+  if (deadProcesses(state).length > 0) return false;
+  try {
+    const res = await https(`${state.server}/readyz`, adminTls());
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts the plane, or reuses the one already running. Returns whether it started
+ * a new one, so callers know whether tearing down is theirs to do.
+ */
+export async function up(log: Log): Promise<{ started: boolean; state: PlaneState }> {
+  const existing = readState();
+  if (existing) {
+    if (await isHealthy(existing)) {
+      log(`Reusing the control plane already running at ${existing.server}`);
+      return { started: false, state: existing };
+    }
+    const dead = deadProcesses(existing);
+    log(
+      `Found a stale control plane (${dead.length ? `${dead.join(", ")} not running` : "not ready"}); restarting it`,
+    );
+    await down(() => undefined);
+  }
+  checkOpenssl();
+  ensureBinaries(log);
+  rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(join(stateDir, "logs"), { recursive: true });
+  const started = Date.now();
+  const state: PlaneState = {
+    kubernetesVersion: KUBERNETES_VERSION,
+    server: "",
+    kubeconfig: kubeconfigPath,
+    processes: [],
+  };
+  try {
+    await start(state, log);
+  } catch (err) {
+    await stopAll(state);
+    throw err;
+  }
+  log(
+    `Control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s (logs: ${join(stateDir, "logs")})`,
+  );
+  return { started: true, state };
+}
+
+async function start(state: PlaneState, log: Log): Promise<void> {
+  const pki = createPki(join(stateDir, "pki"));
+  const { etcdPort, peerPort, apiPort, cmPort, schedPort, kwokPort } = await freePorts([
+    "etcdPort",
+    "peerPort",
+    "apiPort",
+    "cmPort",
+    "schedPort",
+    "kwokPort",
+  ] as const);
+  const server = `https://127.0.0.1:${apiPort}`;
+  state.server = server;
+  const kubeconfigs: Record<string, string> = {};
+  for (const identity of ["admin", "controller-manager", "scheduler", "kwok"]) {
+    const file = identity === "admin" ? kubeconfigPath : join(stateDir, `${identity}.kubeconfig`);
+    writeFileSync(file, kubeconfigYaml(server, pki, identity), { mode: 0o600 });
+    kubeconfigs[identity] = file;
+  }
+  const launch = (name: string, binary: string, args: string[]): StartedProcess => {
+    const proc = startProcess(name, binary, args, join(stateDir, "logs", `${name}.log`));
+    state.processes.push(proc);
+    writeState(state);
+    return proc;
+  };
+  const died = (proc: StartedProcess) => (): string | undefined => {
+    const how = exitOf(proc.name);
+    return how && `${proc.name} exited (${how})`;
+  };
+  const ready = async (
+    proc: StartedProcess,
+    what: string,
+    timeoutMs: number,
+    check: () => Promise<boolean>,
+  ) => {
+    try {
+      await waitFor(what, timeoutMs, async () => ((await check()) ? true : undefined), died(proc));
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new PlaneError(
+        `${proc.name} failed to start: ${reason}\n--- last lines of ${proc.log} ---\n${tail(proc.log)}`,
+      );
+    }
+  };
+
+  log(`Starting etcd on 127.0.0.1:${etcdPort}`);
+  const etcd = launch("etcd", kubePlaneBinary, ["etcd", ...etcdArgs(etcdPort, peerPort)]);
+  await ready(etcd, "etcd /health", 30_000, async () => {
+    const res = await fetch(`http://127.0.0.1:${etcdPort}/health`);
+    return res.ok;
+  });
+
+  log(`Starting kube-apiserver ${KUBERNETES_VERSION} on ${server}`);
+  const apiserver = launch("kube-apiserver", kubePlaneBinary, [
+    "kube-apiserver",
+    ...apiserverArgs(pki, etcdPort, apiPort),
+  ]);
+  await ready(apiserver, "kube-apiserver /readyz", 120_000, async () => {
+    const res = await https(`${server}/readyz`, adminTls());
+    if (res.status !== 200) throw new Error(`/readyz answered ${res.status}`);
+    return true;
+  });
+
+  log("Starting kube-controller-manager, kube-scheduler and kwok");
+  const cm = launch("kube-controller-manager", kubePlaneBinary, [
+    "kube-controller-manager",
+    ...controllerManagerArgs(pki, kubeconfigs["controller-manager"] ?? "", cmPort),
+  ]);
+  const sched = launch("kube-scheduler", kubePlaneBinary, [
+    "kube-scheduler",
+    ...schedulerArgs(kubeconfigs["scheduler"] ?? "", schedPort),
+  ]);
+  const kwok = launch("kwok", kwokBinary, kwokArgs(kubeconfigs["kwok"] ?? "", kwokPort));
+  const healthz = (port: number) => async () =>
+    (await https(`https://127.0.0.1:${port}/healthz`, {})).status === 200;
+  await ready(cm, "kube-controller-manager /healthz", 60_000, healthz(cmPort));
+  await ready(sched, "kube-scheduler /healthz", 60_000, healthz(schedPort));
+
+  const created = await https(`${server}/api/v1/nodes`, adminTls(), "POST", fakeNode());
+  if (created.status !== 201)
+    throw new PlaneError(`creating the fake node failed: ${created.status} ${created.body}`);
+  await ready(kwok, `node ${FAKE_NODE_NAME} to be Ready and untainted`, 60_000, async () => {
+    const res = await https(`${server}/api/v1/nodes/${FAKE_NODE_NAME}`, adminTls());
+    const node = JSON.parse(res.body) as {
+      spec?: { taints?: unknown[] };
+      status?: { conditions?: { type: string; status: string }[] };
+    };
+    const isReady = node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+    return isReady && (node.spec?.taints ?? []).length === 0;
+  });
+  // Pods in the default namespace need its ServiceAccount, made by the controller-manager.
+  await ready(cm, "the default ServiceAccount", 60_000, async () => {
+    return (
+      (await https(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminTls())).status === 200
+    );
+  });
+}
+
+/** Stops exactly the processes `up` recorded (by pid) and removes the plane's state. */
+export async function down(log: Log): Promise<void> {
+  const state = readState();
+  if (!state) {
+    log("No control plane is running here; nothing to stop.");
+    rmSync(stateDir, { recursive: true, force: true });
+    return;
+  }
+  await stopAll(state);
+  rmSync(stateDir, { recursive: true, force: true });
+  log(`Stopped ${state.processes.map((p) => p.name).join(", ")} and removed ${stateDir}`);
+}
+
+async function stopAll(state: PlaneState): Promise<void> {
+  // Reverse start order: clients first, etcd last.
+  for (const p of [...state.processes].reverse()) await stopProcess(p.pid, binaryOf(p));
+}
+
+/** Free loopback ports, one per name. */
+async function freePorts<K extends string>(names: readonly K[]): Promise<Record<K, number>> {
+  // Hold all listeners open at once so the kernel hands out distinct ports.
+  const servers = names.map(() => createServer());
+  try {
+    const ports = await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<number>((resolve, reject) => {
+            s.once("error", reject);
+            s.listen(0, "127.0.0.1", () => {
+              const addr = s.address();
+              resolve(typeof addr === "object" && addr ? addr.port : 0);
+            });
+          }),
+      ),
+    );
+    return Object.fromEntries(names.map((n, i) => [n, ports[i]])) as Record<K, number>;
+  } finally {
+    for (const s of servers) s.close();
+  }
+}
+
+function etcdArgs(clientPort: number, peerPort: number): string[] {
+  const client = `http://127.0.0.1:${clientPort}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  return [
+    "--name=cpa",
+    `--data-dir=${join(stateDir, "etcd")}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=cpa=${peer}`,
+    // A throwaway test store: durability is not worth the fsync latency.
+    "--unsafe-no-fsync=true",
+    "--log-level=warn",
+  ];
+}
+
+function apiserverArgs(pki: Pki, etcdPort: number, port: number): string[] {
+  const serving = pki.cert("apiserver");
+  const proxy = pki.cert("front-proxy-client");
+  return [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    "--advertise-address=127.0.0.1",
+    // The `kubernetes` Service's Endpoints may not hold a loopback address; nothing here needs them.
+    "--endpoint-reconciler-type=none",
+    `--tls-cert-file=${serving.cert}`,
+    `--tls-private-key-file=${serving.key}`,
+    `--client-ca-file=${pki.caCert}`,
+    "--authorization-mode=Node,RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    "--service-cluster-ip-range=10.96.0.0/16",
+    "--allow-privileged=true",
+    // The aggregation layer, so extension API servers (metrics APIs) can be registered.
+    `--requestheader-client-ca-file=${pki.frontProxyCaCert}`,
+    "--requestheader-allowed-names=front-proxy-client",
+    "--requestheader-username-headers=X-Remote-User",
+    "--requestheader-group-headers=X-Remote-Group",
+    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+    `--proxy-client-cert-file=${proxy.cert}`,
+    `--proxy-client-key-file=${proxy.key}`,
+    "--enable-aggregator-routing=true",
+    "--profiling=false",
+  ];
+}
+
+function controllerManagerArgs(pki: Pki, kubeconfig: string, port: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    "--leader-elect=false",
+    // Each controller acts with its own ServiceAccount, as in a real cluster.
+    "--use-service-account-credentials=true",
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    `--root-ca-file=${pki.caCert}`,
+    `--controllers=${[
+      "garbage-collector-controller",
+      "namespace-controller",
+      "serviceaccount-controller",
+      "serviceaccount-token-controller",
+      "root-ca-certificate-publisher-controller",
+      "clusterrole-aggregation-controller",
+      "deployment-controller",
+      "replicaset-controller",
+      "statefulset-controller",
+      "replicationcontroller-controller",
+      "pod-garbage-collector-controller",
+      // Lifts the not-ready taint the apiserver puts on every new Node once kwok reports it Ready.
+      "node-lifecycle-controller",
+    ].join(",")}`,
+  ];
+}
+
+function schedulerArgs(kubeconfig: string, port: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${port}`,
+    "--leader-elect=false",
+  ];
+}
+
+function kwokArgs(kubeconfig: string, port: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--config=${kwokStagesFile}`,
+    "--manage-all-nodes=false",
+    "--manage-nodes-with-label-selector=type=kwok",
+    "--node-lease-duration-seconds=40",
+    "--cidr=10.244.0.0/16",
+    "--node-ip=10.0.0.10",
+    `--server-address=127.0.0.1:${port}`,
+  ];
+}
+
+/** One untainted fake node, large enough for every test and benchmark workload. */
+function fakeNode(): object {
+  const resources = { cpu: "64", memory: "256Gi", pods: "1000" };
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name: FAKE_NODE_NAME,
+      labels: {
+        type: "kwok",
+        "kubernetes.io/hostname": FAKE_NODE_NAME,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+      },
+      annotations: { "kwok.x-k8s.io/node": "fake" },
+    },
+    status: { allocatable: resources, capacity: resources },
+  };
+}

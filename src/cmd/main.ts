@@ -1,0 +1,67 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { commands, type Command } from "./commands.ts";
+
+const { version } = JSON.parse(
+  readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8"),
+) as {
+  version: string;
+};
+
+/** Where the CLI writes; tests pass their own. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+export function helpText(available: readonly Command[]): string {
+  const width = Math.max("--version".length, ...available.map((c) => c.name.length)) + 3;
+  return [
+    "cpa: the Custom Pod Autoscaler (operator and autoscaler runtime)",
+    "",
+    "Usage: cpa <command> [options]",
+    "",
+    "Commands:",
+    ...available.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    "Options:",
+    `  ${"--help".padEnd(width)}show this help, or a command's with \`cpa <command> --help\``,
+    `  ${"--version".padEnd(width)}print the version`,
+    "",
+  ].join("\n");
+}
+
+export async function main(
+  argv: string[],
+  available: readonly Command[] = commands,
+  io: Io = processIo,
+): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    (name === undefined ? io.err : io.out)(helpText(available));
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    io.out(`cpa ${version}\n`);
+    return 0;
+  }
+  const command = available.find((c) => c.name === name);
+  if (!command) {
+    io.err(`cpa: unknown command "${name}"\n\n${helpText(available)}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(`${command.usage}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { commands, type Command } from "./commands.ts";
+import { UsageError } from "./flags.ts";
 
 const { version } = JSON.parse(
   readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8"),
@@ -36,13 +37,16 @@ export function helpText(available: readonly Command[]): string {
   ].join("\n");
 }
 
+const isHelp = (arg: string | undefined): boolean =>
+  arg === undefined || ["--help", "-h", "help"].includes(arg);
+
 export async function main(
   argv: string[],
   available: readonly Command[] = commands,
   io: Io = processIo,
 ): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (isHelp(name)) {
     (name === undefined ? io.err : io.out)(helpText(available));
     return name === undefined ? 2 : 0;
   }
@@ -59,7 +63,13 @@ export async function main(
     io.out(`${command.usage}\n`);
     return 0;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.err(`cpa ${command.name}: ${err.message}\n\n${command.usage}\n`);
+    return 2;
+  }
 }
 
 if (import.meta.main) {

@@ -1,0 +1,172 @@
+// The install bundles (config/) and RBAC (rbac/), built from the CRD and the
+// operator's permissions in src/. Written by `npm run gen`.
+import type { V1PolicyRule } from "@kubernetes/client-node";
+import { customResourceDefinition } from "../src/api/crd.ts";
+import { GROUP, PLURAL } from "../src/api/names.ts";
+import { AGGREGATE_LABEL, LEADER_ELECTION_RULES, OPERATOR_RULES } from "../src/operator/permissions.ts";
+
+export const IMAGE = "cpa:0.1.0";
+export const OPERATOR_NAMESPACE = "cpa-system";
+const NAME = "cpa-operator";
+const labels = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "cpa" };
+
+const meta = (name: string, namespace?: string, extraLabels: Record<string, string> = {}) => ({
+  name,
+  ...(namespace ? { namespace } : {}),
+  labels: { ...labels, ...extraLabels },
+});
+
+/** ClusterRoles: the operator's (aggregated, so admins can add target kinds) and the users' edit/view. */
+export function clusterRoles(): object[] {
+  const cpaResources = [PLURAL];
+  return [
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta(NAME),
+      aggregationRule: { clusterRoleSelectors: [{ matchLabels: { [AGGREGATE_LABEL]: "true" } }] },
+      rules: [],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta(`${NAME}-base`, undefined, { [AGGREGATE_LABEL]: "true" }),
+      rules: OPERATOR_RULES,
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta("cpa-edit", undefined, {
+        "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+        "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+      }),
+      rules: [
+        {
+          apiGroups: [GROUP],
+          resources: cpaResources,
+          verbs: ["create", "delete", "deletecollection", "patch", "update"],
+        },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta("cpa-view", undefined, {
+        "rbac.authorization.k8s.io/aggregate-to-admin": "true",
+        "rbac.authorization.k8s.io/aggregate-to-edit": "true",
+        "rbac.authorization.k8s.io/aggregate-to-view": "true",
+      }),
+      rules: [
+        {
+          apiGroups: [GROUP],
+          resources: [...cpaResources, `${PLURAL}/status`],
+          verbs: ["get", "list", "watch"],
+        },
+      ],
+    },
+  ];
+}
+
+function role(name: string, rules: readonly V1PolicyRule[], namespace?: string): object {
+  return { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta(name, namespace), rules };
+}
+
+function roleBinding(kind: "Role" | "ClusterRole", name: string, namespace?: string): object {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: kind === "Role" ? "RoleBinding" : "ClusterRoleBinding",
+    metadata: meta(name, namespace),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name },
+    // A RoleBinding's ServiceAccount subject without a namespace means the binding's own.
+    subjects: [
+      {
+        kind: "ServiceAccount",
+        name: NAME,
+        ...(namespace || kind === "ClusterRole" ? { namespace: namespace ?? OPERATOR_NAMESPACE } : {}),
+      },
+    ],
+  };
+}
+
+/** Roles of the namespaced install: everything in the one namespace it manages. */
+export function namespacedRoles(): object[] {
+  return [role(NAME, [...OPERATOR_RULES, ...LEADER_ELECTION_RULES])];
+}
+
+export function leaderElectionRole(namespace: string): object {
+  return role(`${NAME}-leader-election`, LEADER_ELECTION_RULES, namespace);
+}
+
+function deployment(namespace: string | undefined, watchOwnNamespace: boolean): object {
+  const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: meta(NAME, namespace),
+    spec: {
+      // Two replicas with leader election: one reconciles, the other takes over within the lease duration.
+      replicas: 2,
+      selector: { matchLabels: { "app.kubernetes.io/name": NAME } },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: NAME,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          containers: [
+            {
+              name: "operator",
+              image: IMAGE,
+              args: ["operator", "--leader-elect", "--http-address=:8080"],
+              env: [
+                fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+                watchOwnNamespace
+                  ? fieldEnv("WATCH_NAMESPACE", "metadata.namespace")
+                  : { name: "WATCH_NAMESPACE", value: "" },
+              ],
+              ports: [{ name: "http", containerPort: 8080 }],
+              livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10 },
+              readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
+              resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "256Mi" } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** config/cluster.yaml: the operator in cpa-system, managing CPAs in every namespace. */
+export function clusterBundle(): object[] {
+  const ns = OPERATOR_NAMESPACE;
+  return [
+    { apiVersion: "v1", kind: "Namespace", metadata: meta(ns) },
+    customResourceDefinition(),
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME, ns) },
+    ...clusterRoles(),
+    roleBinding("ClusterRole", NAME),
+    leaderElectionRole(ns),
+    roleBinding("Role", `${NAME}-leader-election`, ns),
+    deployment(ns, false),
+  ];
+}
+
+/** config/namespaced.yaml: `kubectl apply -n NS -f` installs an operator managing only NS. */
+export function namespacedBundle(): object[] {
+  return [
+    customResourceDefinition(),
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME) },
+    ...namespacedRoles(),
+    roleBinding("Role", NAME),
+    deployment(undefined, true),
+  ];
+}

@@ -1,0 +1,119 @@
+// Builds the CustomResourceDefinition from the schema source. `npm run gen`
+// writes it to crds/; a test fails when the committed file drifts.
+import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "./names.ts";
+import { specSchema, statusSchema } from "./custom-pod-autoscaler.ts";
+import type { JsonSchema } from "./schema.ts";
+
+const description =
+  "A CustomPodAutoscaler runs your own scaling logic against a workload: the operator provisions an " +
+  "autoscaler Pod (with a ServiceAccount, Role and RoleBinding) from spec.template, and that Pod scales " +
+  "spec.scaleTargetRef through its /scale subresource.";
+
+function rootSchema(spec: JsonSchema, status: JsonSchema, extra: Partial<JsonSchema> = {}): JsonSchema {
+  return {
+    type: "object",
+    description,
+    properties: {
+      apiVersion: { type: "string", description: "APIVersion of this object: custompodautoscaler.com/v1." },
+      kind: { type: "string", description: "Kind of this object: CustomPodAutoscaler." },
+      metadata: { type: "object" },
+      spec,
+      status,
+    },
+    required: ["spec"],
+    ...extra,
+  };
+}
+
+const columns = [
+  {
+    name: "Reference",
+    type: "string",
+    jsonPath: ".status.reference",
+    description: "The target, as Kind/name.",
+  },
+  { name: "Current", type: "integer", jsonPath: ".status.currentReplicas", description: "Current replicas." },
+  { name: "Desired", type: "integer", jsonPath: ".status.desiredReplicas", description: "Desired replicas." },
+  {
+    name: "Ready",
+    type: "string",
+    jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+    description: "Whether the autoscaler is provisioned and running.",
+  },
+  {
+    name: "Reason",
+    type: "string",
+    priority: 1,
+    jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    description: "Why it is (not) ready.",
+  },
+  {
+    name: "Pod",
+    type: "string",
+    priority: 1,
+    jsonPath: ".status.podName",
+    description: "The autoscaler Pod.",
+  },
+  {
+    name: "Last Scale",
+    type: "date",
+    jsonPath: ".status.lastScaleTime",
+    description: "When it last scaled.",
+  },
+  { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+];
+
+export function customResourceDefinition(): object {
+  return {
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${PLURAL}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope: "Namespaced",
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: [...SHORT_NAMES],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: columns,
+          schema: { openAPIV3Schema: rootSchema(specSchema, statusSchema) },
+        },
+        {
+          // The original's v1alpha1 was dropped without conversion, yet users still
+          // apply old manifests. Serving it only to refuse it turns a confusing
+          // "no matches for kind" into an error that says what to change.
+          name: "v1alpha1",
+          served: true,
+          storage: false,
+          deprecated: true,
+          deprecationWarning:
+            "custompodautoscaler.com/v1alpha1 is no longer supported; use custompodautoscaler.com/v1",
+          schema: {
+            openAPIV3Schema: rootSchema(
+              { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+              { type: "object" },
+              {
+                "x-kubernetes-validations": [
+                  {
+                    rule: "false",
+                    message:
+                      "custompodautoscaler.com/v1alpha1 is no longer supported: change apiVersion to custompodautoscaler.com/v1 (the spec is unchanged)",
+                  },
+                ],
+              },
+            ),
+          },
+        },
+      ],
+    },
+  };
+}

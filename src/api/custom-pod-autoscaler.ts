@@ -1,0 +1,163 @@
+// The CustomPodAutoscaler API (custompodautoscaler.com/v1): the one definition the
+// CRD, the TypeScript types and validation all derive from. Every manifest the
+// original operator accepted is accepted unchanged.
+import type { V1ObjectMeta } from "@kubernetes/client-node";
+import { conditionsSchema } from "./conditions.ts";
+import {
+  anyObject,
+  array,
+  boolean,
+  integer,
+  object,
+  openObject,
+  string,
+  type Schema,
+  type Static,
+} from "./schema.ts";
+
+/** Kubernetes' rule for environment variable names (the config names become env vars). */
+export const ENV_VAR_NAME = "^[-._a-zA-Z][-._a-zA-Z0-9]*$";
+
+export const scaleTargetRefSchema = object(
+  {
+    apiVersion: string({
+      description:
+        "API version of the target, e.g. apps/v1. When empty the kind is looked up in every API group.",
+    }),
+    kind: string({
+      minLength: 1,
+      description: "Kind of the target, e.g. Deployment. It must have a /scale subresource.",
+    }),
+    name: string({
+      minLength: 1,
+      description: "Name of the target, in the CustomPodAutoscaler's namespace.",
+    }),
+  },
+  {
+    required: ["kind", "name"],
+    "x-kubernetes-map-type": "atomic",
+    description: "The workload to scale: any resource with a /scale subresource.",
+  },
+);
+
+export const configEntrySchema = object(
+  {
+    name: string({
+      minLength: 1,
+      maxLength: 253,
+      description:
+        "A config key of the autoscaler (e.g. interval), passed to the autoscaler Pod as an env var.",
+      "x-kubernetes-validations": [
+        {
+          rule: `self.matches('${ENV_VAR_NAME}')`,
+          message:
+            "must be a valid environment variable name: letters, digits, '_', '-' and '.', not starting with a digit",
+        },
+      ],
+    }),
+    value: string({ description: "The value, always a string (quote numbers and booleans in YAML)." }),
+  },
+  { required: ["name", "value"] },
+);
+
+const containerSchema = openObject(
+  {
+    name: string({ minLength: 1, description: "Name of the container." }),
+    image: string({
+      minLength: 1,
+      description: "Image of the container: an image built FROM the cpa image.",
+    }),
+    env: array(openObject({ name: string() }, { required: ["name"] }), {
+      description: "The container's own env; the operator's variables are added after these.",
+    }),
+  },
+  { required: ["name", "image"] },
+);
+
+export const podTemplateSchema = object(
+  {
+    metadata: anyObject({ description: "Labels, annotations and name of the autoscaler Pod." }),
+    spec: openObject(
+      {
+        containers: array(containerSchema, {
+          minItems: 1,
+          description: "The autoscaler's containers; each gets the operator's env vars.",
+        }),
+        serviceAccountName: string({ description: "Ignored: set to the provisioned ServiceAccount." }),
+      },
+      {
+        required: ["containers"],
+        description:
+          "A core/v1 PodSpec. Fields beyond the containers' names, images and env are checked by the apiserver " +
+          "when the Pod is created; a rejected Pod is reported in the Provisioned condition.",
+      },
+    ),
+  },
+  { required: ["spec"], description: "The autoscaler Pod, as in a Deployment's template." },
+);
+
+const provision = (what: string): Schema<boolean> =>
+  boolean({
+    description: `Whether the operator provisions the ${what} (default true). When false you bring it.`,
+  });
+
+export const specSchema = object(
+  {
+    template: podTemplateSchema,
+    scaleTargetRef: scaleTargetRefSchema,
+    config: array(configEntrySchema, {
+      maxItems: 256,
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["name"],
+      description: "Autoscaler configuration, injected into the autoscaler Pod as env vars, in order.",
+    }),
+    provisionServiceAccount: provision("ServiceAccount"),
+    provisionRole: provision("Role"),
+    provisionRoleBinding: provision("RoleBinding"),
+    provisionPod: provision("autoscaler Pod"),
+    roleRequiresMetricsServer: boolean({
+      description:
+        "Grant the autoscaler read access to the metrics APIs (metrics.k8s.io, custom and external metrics).",
+    }),
+    roleRequiresArgoRollouts: boolean({
+      description: "Grant the autoscaler access to Argo Rollouts and their /scale.",
+    }),
+  },
+  {
+    required: ["template", "scaleTargetRef"],
+    description: "What to scale, and the autoscaler that scales it.",
+  },
+);
+
+export const statusSchema = object(
+  {
+    observedGeneration: integer({
+      format: "int64",
+      description: "The generation the operator last acted on.",
+    }),
+    conditions: conditionsSchema,
+    reference: string({ description: "The target, as Kind/name." }),
+    podName: string({ description: "The autoscaler Pod." }),
+    currentReplicas: integer({ format: "int32", description: "Replicas of the target when last observed." }),
+    desiredReplicas: integer({ format: "int32", description: "Replicas the autoscaler last decided on." }),
+    lastScaleTime: string({
+      format: "date-time",
+      description: "When the autoscaler last changed the replicas.",
+    }),
+  },
+  { description: "What the operator and the autoscaler last observed and did." },
+);
+
+export type ScaleTargetRef = Static<typeof scaleTargetRefSchema>;
+export type ConfigEntry = Static<typeof configEntrySchema>;
+export type PodTemplate = Static<typeof podTemplateSchema>;
+export type CustomPodAutoscalerSpec = Static<typeof specSchema>;
+export type CustomPodAutoscalerStatus = Static<typeof statusSchema>;
+
+export interface CustomPodAutoscaler {
+  apiVersion: string;
+  kind: string;
+  metadata: V1ObjectMeta & { name: string; namespace: string };
+  spec: CustomPodAutoscalerSpec;
+  status?: CustomPodAutoscalerStatus;
+}

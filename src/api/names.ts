@@ -1,0 +1,21 @@
+// Names of the API: group, kinds, and the labels and annotations that are part of
+// the contract with the original operator (users' tooling selects on them).
+
+export const GROUP = "custompodautoscaler.com";
+export const VERSION = "v1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = "CustomPodAutoscaler";
+export const PLURAL = "custompodautoscalers";
+export const SINGULAR = "custompodautoscaler";
+export const SHORT_NAMES = ["cpa"] as const;
+
+/** Labels every provisioned object carries (same keys and values as the original). */
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_VALUE = "custom-pod-autoscaler-operator";
+export const OWNED_BY_LABEL = "v1.custompodautoscaler.com/owned-by";
+
+/** Pausing: the target is held at this many replicas and no autoscaler runs. */
+export const PAUSED_REPLICAS_ANNOTATION = "v1.custompodautoscaler.com/paused-replicas";
+
+/** Hash of everything the autoscaler Pod is built from; the Pod is replaced only when it changes. */
+export const POD_HASH_ANNOTATION = "v1.custompodautoscaler.com/pod-template-hash";

@@ -1,0 +1,165 @@
+// `cpa operator`: runs the operator against the current kubeconfig, or with the
+// in-cluster config inside a Pod.
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
+import { KubeHttp } from "../kube/http.ts";
+import { createLogger } from "../lib/log.ts";
+import { instrumentKubeRequests, newRegistry, operatorMetrics } from "../lib/metrics.ts";
+import { startProbeServer } from "../lib/probe-server.ts";
+import { LeaderElector } from "../kube/leader-election.ts";
+import { WorkQueue } from "../kube/work-queue.ts";
+import { Controller } from "../operator/controller.ts";
+import { parseDuration, parsePositiveInt, UsageError } from "./flags.ts";
+
+export interface OperatorOptions {
+  kubeconfig: string | undefined;
+  namespace: string | undefined;
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  httpAddress: string;
+  workers: number;
+  resyncMs: number;
+  logLevel: string;
+}
+
+export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): OperatorOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        kubeconfig: { type: "string" },
+        namespace: { type: "string" },
+        "leader-elect": { type: "boolean", default: false },
+        "leader-election-namespace": { type: "string" },
+        "leader-election-id": { type: "string", default: "cpa-operator" },
+        "http-address": { type: "string", default: ":8080" },
+        workers: { type: "string", default: "4" },
+        resync: { type: "string", default: "10m" },
+        "log-level": { type: "string" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const namespace = values.namespace ?? env["WATCH_NAMESPACE"];
+  return {
+    kubeconfig: values.kubeconfig,
+    namespace: namespace === "" ? undefined : namespace,
+    leaderElect: values["leader-elect"],
+    leaseNamespace: values["leader-election-namespace"] ?? env["POD_NAMESPACE"] ?? namespace ?? "default",
+    leaseName: values["leader-election-id"],
+    httpAddress: values["http-address"],
+    workers: parsePositiveInt("--workers", values.workers),
+    resyncMs: parseDuration("--resync", values.resync),
+    logLevel: values["log-level"] ?? env["LOG_LEVEL"] ?? "info",
+  };
+}
+
+export async function runOperator(args: string[]): Promise<number> {
+  const opts = parseOperatorArgs(args, process.env);
+  const log = createLogger("cpa-operator", opts.logLevel);
+  const kc = new KubeConfig();
+  try {
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else kc.loadFromDefault();
+    if (!kc.getCurrentCluster()) throw new Error("it has no current cluster");
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, "Could not load a kubeconfig");
+    return 1;
+  }
+  const http = new KubeHttp(kc);
+  const registry = newRegistry();
+  instrumentKubeRequests(registry, http);
+  const identity = `${hostname()}_${randomBytes(4).toString("hex")}`;
+  const queue = new WorkQueue();
+  const metrics = operatorMetrics(registry, () => queue.len());
+  const controller = new Controller({
+    http,
+    log,
+    namespace: opts.namespace,
+    workers: opts.workers,
+    resyncMs: opts.resyncMs,
+    instance: identity,
+    queue,
+    metrics,
+  });
+  let leading = false;
+  const server =
+    opts.httpAddress === "0"
+      ? undefined
+      : await startProbeServer({
+          address: opts.httpAddress,
+          registry,
+          // A standby is ready too: it serves probes while it waits for the lease.
+          isReady: () => !leading || controller.synced,
+        });
+
+  const stop = new AbortController();
+  const onSignal = (sig: string): void => {
+    log.info({ signal: sig }, "Shutting down");
+    stop.abort();
+  };
+  process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
+  log.info(
+    {
+      namespace: opts.namespace ?? "(all)",
+      leaderElect: opts.leaderElect,
+      identity,
+      server: kc.getCurrentCluster()?.server,
+    },
+    "Starting operator",
+  );
+  try {
+    if (!opts.leaderElect) {
+      leading = true;
+      metrics.leader.set(1);
+      await controller.run(stop.signal);
+      return 0;
+    }
+    // Written by the elector's callbacks, read after run() returns.
+    const term = { lostLease: false };
+    let running: Promise<void> = Promise.resolve();
+    const elector = new LeaderElector({
+      kc,
+      namespace: opts.leaseNamespace,
+      name: opts.leaseName,
+      identity,
+      log: (obj, msg) => {
+        log.info(obj, msg);
+      },
+    });
+    await elector.run(
+      {
+        onStartedLeading(signal) {
+          leading = true;
+          metrics.leader.set(1);
+          log.info({ lease: `${opts.leaseNamespace}/${opts.leaseName}` }, "Became the leader; reconciling");
+          running = controller.run(signal);
+        },
+        onStoppedLeading() {
+          metrics.leader.set(0);
+          term.lostLease = !stop.signal.aborted;
+        },
+        onNewLeader(holder) {
+          if (holder !== identity) log.info({ leader: holder }, "Another replica leads; standing by");
+        },
+      },
+      stop.signal,
+    );
+    await running;
+    if (term.lostLease) {
+      // Like controller-runtime: a replica that lost its lease exits and is restarted
+      // fresh, rather than carry caches and queues into a second term.
+      log.error("Lost the leader lease; exiting so a fresh process can rejoin the election");
+      return 1;
+    }
+    return 0;
+  } finally {
+    server?.close();
+  }
+}

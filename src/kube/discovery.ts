@@ -1,0 +1,107 @@
+// Resolves a kind to its resource through API discovery. Never pluralise a kind
+// by hand: the original broke on kinds like Logstash (resource logstashes).
+import { isNotFound, type KubeHttp } from "./http.ts";
+
+export interface ResolvedResource {
+  group: string;
+  version: string;
+  /** Plural resource name, e.g. deployments. */
+  resource: string;
+  kind: string;
+  namespaced: boolean;
+  /** Whether the resource has a /scale subresource. */
+  scalable: boolean;
+}
+
+interface ApiResourceList {
+  groupVersion: string;
+  resources: { name: string; kind: string; namespaced: boolean }[];
+}
+
+interface ApiGroupList {
+  groups: {
+    name: string;
+    preferredVersion?: { groupVersion: string };
+    versions: { groupVersion: string }[];
+  }[];
+}
+
+export class UnresolvedKindError extends Error {
+  override readonly name = "UnresolvedKindError";
+}
+
+const REFRESH_AFTER_MS = 10_000;
+
+export class Discovery {
+  readonly #http: KubeHttp;
+  readonly #cache = new Map<string, { at: number; list: ApiResourceList | undefined }>();
+
+  constructor(http: KubeHttp) {
+    this.#http = http;
+  }
+
+  /**
+   * Finds the resource for apiVersion + kind. An empty apiVersion searches the core
+   * group, then every group's preferred version.
+   */
+  async resolve(apiVersion: string | undefined, kind: string): Promise<ResolvedResource> {
+    const candidates = apiVersion ? [apiVersion] : ["v1", ...(await this.#preferredGroupVersions())];
+    for (const gv of candidates) {
+      const found = await this.#find(gv, kind);
+      if (found) return found;
+    }
+    const where = apiVersion ? `in ${apiVersion}` : "in any API group";
+    throw new UnresolvedKindError(`the API server has no kind ${kind} ${where}`);
+  }
+
+  async #find(groupVersion: string, kind: string): Promise<ResolvedResource | undefined> {
+    let list = await this.#resources(groupVersion, false);
+    let match = list?.resources.find((r) => r.kind === kind && !r.name.includes("/"));
+    if (!match) {
+      // Maybe the kind was installed since we last looked (a CRD applied after the CPA).
+      list = await this.#resources(groupVersion, true);
+      match = list?.resources.find((r) => r.kind === kind && !r.name.includes("/"));
+    }
+    if (!list || !match) return undefined;
+    const slash = groupVersion.indexOf("/");
+    const resource = match.name;
+    return {
+      group: slash < 0 ? "" : groupVersion.slice(0, slash),
+      version: slash < 0 ? groupVersion : groupVersion.slice(slash + 1),
+      resource,
+      kind,
+      namespaced: match.namespaced,
+      scalable: list.resources.some((r) => r.name === `${resource}/scale`),
+    };
+  }
+
+  async #resources(groupVersion: string, refresh: boolean): Promise<ApiResourceList | undefined> {
+    const cached = this.#cache.get(groupVersion);
+    if (cached && (!refresh || Date.now() - cached.at < REFRESH_AFTER_MS)) return cached.list;
+    const path = groupVersion === "v1" ? "/api/v1" : `/apis/${groupVersion}`;
+    let list: ApiResourceList | undefined;
+    try {
+      list = await this.#http.request<ApiResourceList>("GET", path);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    this.#cache.set(groupVersion, { at: Date.now(), list });
+    return list;
+  }
+
+  async #preferredGroupVersions(): Promise<string[]> {
+    const res = await this.#http.request<ApiGroupList>("GET", "/apis");
+    return res.groups
+      .map((g) => g.preferredVersion?.groupVersion ?? g.versions[0]?.groupVersion ?? "")
+      .filter(Boolean);
+  }
+}
+
+/** The collection path of a resource, e.g. /apis/apps/v1/namespaces/ns/deployments. */
+export function resourcePath(
+  r: Pick<ResolvedResource, "group" | "version" | "resource">,
+  namespace?: string,
+): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  return namespace ? `${base}/namespaces/${namespace}/${r.resource}` : `${base}/${r.resource}`;
+}

@@ -1,0 +1,70 @@
+// Prometheus metrics. Each process makes its own Registry in src/cmd and passes it
+// down; nothing registers at import time.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { KubeHttp } from "../kube/http.ts";
+
+export { Registry };
+
+export function newRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "cpa_process_" });
+  return registry;
+}
+
+/** Counts every apiserver request by verb and status code. */
+export function instrumentKubeRequests(registry: Registry, http: KubeHttp): void {
+  const requests = new Counter({
+    name: "cpa_kube_requests_total",
+    help: "Requests to the Kubernetes API, by method and status code (0: no answer).",
+    labelNames: ["method", "code"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "cpa_kube_request_duration_seconds",
+    help: "Latency of requests to the Kubernetes API.",
+    labelNames: ["method"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  http.observe((method, _path, status, seconds) => {
+    requests.inc({ method, code: String(status) });
+    duration.observe({ method }, seconds);
+  });
+}
+
+export interface OperatorMetrics {
+  reconciles: Counter<"result">;
+  reconcileDuration: Histogram;
+  queueDepth: Gauge;
+  leader: Gauge;
+}
+
+export function operatorMetrics(registry: Registry, queueLength: () => number): OperatorMetrics {
+  return {
+    reconciles: new Counter({
+      name: "cpa_operator_reconcile_total",
+      help: "Reconcile passes, by result (success, requeue, error).",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    reconcileDuration: new Histogram({
+      name: "cpa_operator_reconcile_duration_seconds",
+      help: "Time of one reconcile pass.",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "cpa_operator_queue_depth",
+      help: "Keys waiting in the work queue.",
+      registers: [registry],
+      collect() {
+        this.set(queueLength());
+      },
+    }),
+    leader: new Gauge({
+      name: "cpa_operator_leader",
+      help: "1 while this replica is the leader and reconciles, else 0.",
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,158 @@
+// Wires the informers, the work queue and the reconciler together. Every event,
+// on a CPA or on an object it owns, becomes the CPA's namespace/name key; a
+// periodic resync queues every CPA again. Workers call reconcile(key).
+import type { V1Pod, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
+import { GROUP, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL } from "../api/names.ts";
+import { Discovery, resourcePath } from "../kube/discovery.ts";
+import { ApiEventRecorder } from "../kube/events.ts";
+import type { KubeHttp } from "../kube/http.ts";
+import { Informer } from "../kube/informer.ts";
+import { keyOf, type KubeObject } from "../kube/objects.ts";
+import { runWorkers, WorkQueue } from "../kube/work-queue.ts";
+import { Pods, RoleBindings, Roles, ServiceAccounts, Writer } from "../kube/writes.ts";
+import { systemClock, type Clock } from "../lib/clock.ts";
+import type { OperatorMetrics } from "../lib/metrics.ts";
+import { controllerOf } from "./ownership.ts";
+import { reconcile, type ReconcileDeps } from "./reconcile.ts";
+
+export const FIELD_MANAGER = "cpa-operator";
+
+export interface ControllerOptions {
+  http: KubeHttp;
+  log: Logger;
+  /** Only this namespace (the namespaced install); all namespaces when undefined. */
+  namespace?: string | undefined;
+  workers?: number;
+  resyncMs?: number;
+  instance: string;
+  queue?: WorkQueue;
+  metrics?: OperatorMetrics;
+  clock?: Clock;
+}
+
+export class Controller {
+  readonly #opts: ControllerOptions;
+  readonly queue: WorkQueue;
+  #informers: Informer<KubeObject>[] = [];
+
+  constructor(opts: ControllerOptions) {
+    this.#opts = opts;
+    this.queue = opts.queue ?? new WorkQueue();
+  }
+
+  /** True once every cache has its first full list. */
+  get synced(): boolean {
+    return this.#informers.length > 0 && this.#informers.every((i) => i.hasSynced());
+  }
+
+  /** Reconciles until the signal aborts; then lets in-flight passes finish. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { http, log, namespace } = this.#opts;
+    const clock = this.#opts.clock ?? systemClock;
+    const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+    const informer = <T extends KubeObject>(path: string, labelSelector?: string): Informer<T> =>
+      new Informer<T>({ http, path, log, ...(labelSelector ? { labelSelector } : {}) });
+    const cpas = informer<CustomPodAutoscaler>(
+      resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, namespace),
+    );
+    const serviceAccounts = informer<V1ServiceAccount>(resourcePath(ServiceAccounts, namespace), owned);
+    const roles = informer<V1Role>(resourcePath(Roles, namespace), owned);
+    const roleBindings = informer<V1RoleBinding>(resourcePath(RoleBindings, namespace), owned);
+    const pods = informer<V1Pod>(resourcePath(Pods, namespace), owned);
+    this.#informers = [cpas, serviceAccounts, roles, roleBindings, pods] as Informer<KubeObject>[];
+
+    cpas.onChange((cpa) => {
+      this.queue.add(keyOf(cpa));
+    });
+    for (const i of [serviceAccounts, roles, roleBindings, pods] as Informer<KubeObject>[]) {
+      i.onChange((obj) => {
+        const owner = controllerOf(obj);
+        if (owner?.kind === KIND && owner.apiVersion.startsWith(`${GROUP}/`)) {
+          this.queue.add(`${obj.metadata?.namespace ?? ""}/${owner.name}`);
+        }
+      });
+    }
+
+    const discovery = new Discovery(http);
+    const deps: ReconcileDeps = {
+      cpas,
+      serviceAccounts,
+      roles,
+      roleBindings,
+      pods,
+      http,
+      writer: new Writer(http, FIELD_MANAGER),
+      resolveTarget: (apiVersion, kind) => discovery.resolve(apiVersion, kind),
+      events: new ApiEventRecorder(http, FIELD_MANAGER, this.#opts.instance, log),
+      log,
+      now: () => new Date(clock.now()),
+    };
+
+    const informersDone = Promise.all(this.#informers.map((i) => i.run(signal)));
+    await Promise.race([Promise.all(this.#informers.map((i) => i.waitForSync())), aborted(signal)]);
+    if (signal.aborted) {
+      this.queue.shutDown();
+      await informersDone;
+      return;
+    }
+    log.info({ cpas: cpas.list().length }, "Caches synced; reconciling");
+
+    // A periodic resync catches anything a missed event would leave behind; it costs
+    // no writes, because an unchanged CPA reconciles to zero writes.
+    const resyncMs = this.#opts.resyncMs ?? 10 * 60_000;
+    const queue = this.queue;
+    const tick = (): void => {
+      for (const cpa of cpas.list()) queue.add(keyOf(cpa));
+      resync = clock.setTimeout(tick, resyncMs);
+    };
+    let resync = clock.setTimeout(tick, resyncMs);
+    signal.addEventListener(
+      "abort",
+      () => {
+        resync.cancel();
+        this.queue.shutDown();
+      },
+      { once: true },
+    );
+
+    const metrics = this.#opts.metrics;
+    await runWorkers(
+      this.queue,
+      this.#opts.workers ?? 4,
+      async (key) => {
+        const end = metrics?.reconcileDuration.startTimer();
+        try {
+          const result = await reconcile(key, deps);
+          metrics?.reconciles.inc({ result: result.requeueAfterMs === undefined ? "success" : "requeue" });
+          return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
+        } finally {
+          end?.();
+        }
+      },
+      (key, err) => {
+        metrics?.reconciles.inc({ result: "error" });
+        log.error(
+          { cpa: key, err: err instanceof Error ? err.message : String(err) },
+          "Reconcile failed; will retry",
+        );
+      },
+    );
+    await informersDone;
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else
+      signal.addEventListener(
+        "abort",
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+  });
+}

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { POD_HASH_ANNOTATION } from "../../api/names.ts";
+import type { ResolvedResource } from "../../kube/discovery.ts";
+import { cpaFixture } from "./fixtures.ts";
+import { ownedByValue } from "./meta.ts";
+import { desiredPod, podName, scaleTargetRefJson } from "./pod.ts";
+import { desiredRole } from "./role.ts";
+import { desiredRoleBinding } from "./role-binding.ts";
+import { desiredServiceAccount } from "./service-account.ts";
+
+const deployments: ResolvedResource = {
+  group: "apps",
+  version: "v1",
+  resource: "deployments",
+  kind: "Deployment",
+  namespaced: true,
+  scalable: true,
+};
+
+describe("owned objects", () => {
+  test("every object carries the original's labels and a controller reference to the CPA", () => {
+    const cpa = cpaFixture();
+    for (const obj of [
+      desiredServiceAccount(cpa),
+      desiredRole(cpa, deployments),
+      desiredRoleBinding(cpa),
+      desiredPod(cpa),
+    ]) {
+      assert.deepEqual(
+        obj.metadata?.labels?.["app.kubernetes.io/managed-by"],
+        "custom-pod-autoscaler-operator",
+      );
+      assert.equal(obj.metadata.labels["v1.custompodautoscaler.com/owned-by"], "python-custom-autoscaler");
+      assert.deepEqual(obj.metadata.ownerReferences, [
+        {
+          apiVersion: "custompodautoscaler.com/v1",
+          kind: "CustomPodAutoscaler",
+          name: "python-custom-autoscaler",
+          uid: "1111-2222",
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      assert.equal(obj.metadata.namespace, "team-a");
+    }
+  });
+
+  test("names longer than a label value allows are shortened with a hash, staying unique", () => {
+    const long = "a".repeat(70);
+    const value = ownedByValue(long);
+    assert.ok(value.length <= 63);
+    assert.notEqual(value, ownedByValue(`${"a".repeat(69)}b`));
+    assert.equal(ownedByValue("short"), "short");
+  });
+
+  test("the RoleBinding binds the CPA's Role to the CPA's ServiceAccount", () => {
+    const rb = desiredRoleBinding(cpaFixture());
+    assert.deepEqual(rb.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: "python-custom-autoscaler",
+    });
+    assert.deepEqual(rb.subjects, [
+      { kind: "ServiceAccount", name: "python-custom-autoscaler", namespace: "team-a" },
+    ]);
+  });
+});
+
+describe("the Role", () => {
+  const cases = [
+    {
+      name: "grants only the target by name, its /scale, pods, its own CPA and events",
+      spec: {},
+      extra: [] as string[],
+    },
+    {
+      name: "adds the metrics APIs with roleRequiresMetricsServer",
+      spec: { roleRequiresMetricsServer: true },
+      extra: ["metrics.k8s.io", "custom.metrics.k8s.io"],
+    },
+    {
+      name: "adds Argo Rollouts with roleRequiresArgoRollouts",
+      spec: { roleRequiresArgoRollouts: true },
+      extra: ["argoproj.io"],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const rules = desiredRole(cpaFixture(c.spec), deployments).rules ?? [];
+      assert.deepEqual(rules.slice(0, 2), [
+        {
+          apiGroups: ["apps"],
+          resources: ["deployments"],
+          resourceNames: ["hello-kubernetes"],
+          verbs: ["get"],
+        },
+        {
+          apiGroups: ["apps"],
+          resources: ["deployments/scale"],
+          resourceNames: ["hello-kubernetes"],
+          verbs: ["get", "update", "patch"],
+        },
+      ]);
+      const groups = new Set(rules.flatMap((r) => r.apiGroups ?? []));
+      for (const g of c.extra) assert.ok(groups.has(g), `missing ${g}`);
+      if (c.extra.length === 0)
+        assert.deepEqual([...groups].sort(), ["", "apps", "custompodautoscaler.com", "events.k8s.io"]);
+      assert.ok(
+        rules.every((r) => !r.verbs.includes("*")),
+        "no wildcard verbs",
+      );
+    });
+  }
+
+  test("leaves the target rules out while the target's kind cannot be resolved", () => {
+    const rules = desiredRole(cpaFixture(), undefined).rules ?? [];
+    assert.ok(!rules.some((r) => r.apiGroups?.includes("apps")));
+    assert.ok(rules.some((r) => r.resources?.includes("pods")));
+  });
+});
+
+describe("the autoscaler Pod", () => {
+  test("gets, after each container's own env, scaleTargetRef as the original's JSON, namespace, then config in order", () => {
+    const cpa = cpaFixture({
+      template: {
+        spec: {
+          containers: [
+            { name: "a", image: "img", env: [{ name: "MINE", value: "1" }] },
+            { name: "b", image: "img" },
+          ],
+        },
+      },
+      config: [
+        { name: "interval", value: "10000" },
+        { name: "evaluate", value: '{"type":"shell"}' },
+      ],
+    });
+    const pod = desiredPod(cpa);
+    const envOf = (i: number) => pod.spec?.containers[i]?.env?.map((e) => [e.name, e.value]);
+    const operatorVars = [
+      ["scaleTargetRef", '{"kind":"Deployment","name":"hello-kubernetes","apiVersion":"apps/v1"}'],
+      ["namespace", "team-a"],
+      ["interval", "10000"],
+      ["evaluate", '{"type":"shell"}'],
+    ];
+    assert.deepEqual(envOf(0), [["MINE", "1"], ...operatorVars]);
+    assert.deepEqual(envOf(1), operatorVars);
+  });
+
+  test("scaleTargetRef leaves apiVersion out when it is empty", () => {
+    assert.equal(scaleTargetRefJson({ kind: "Deployment", name: "x" }), '{"kind":"Deployment","name":"x"}');
+  });
+
+  test("runs as the provisioned ServiceAccount whatever the template says", () => {
+    const cpa = cpaFixture();
+    cpa.spec.template.spec.serviceAccountName = "someone-else";
+    assert.equal(desiredPod(cpa).spec?.serviceAccountName, "python-custom-autoscaler");
+  });
+
+  test("takes its name from template.metadata.name, else the CPA's, and merges labels with the operator's winning", () => {
+    const plain = cpaFixture();
+    assert.equal(podName(plain), "python-custom-autoscaler");
+    const named = cpaFixture({
+      template: {
+        metadata: {
+          name: "custom-pod",
+          labels: { team: "a", "app.kubernetes.io/managed-by": "me" },
+          annotations: { note: "kept" },
+        },
+        spec: { containers: [{ name: "c", image: "i" }] },
+      },
+    });
+    const pod = desiredPod(named);
+    assert.equal(pod.metadata?.name, "custom-pod");
+    assert.equal(pod.metadata.labels?.["team"], "a");
+    assert.equal(pod.metadata.labels["app.kubernetes.io/managed-by"], "custom-pod-autoscaler-operator");
+    assert.equal(pod.metadata.annotations?.["note"], "kept");
+  });
+
+  const hashOf = (cpa: ReturnType<typeof cpaFixture>) =>
+    desiredPod(cpa).metadata?.annotations?.[POD_HASH_ANNOTATION];
+  const hashCases = [
+    { name: "a config value", spec: { config: [{ name: "interval", value: "5000" }] }, changes: true },
+    {
+      name: "the image",
+      spec: { template: { spec: { containers: [{ name: "python-custom-autoscaler", image: "other:1" }] } } },
+      changes: true,
+    },
+    { name: "the target", spec: { scaleTargetRef: { kind: "StatefulSet", name: "db" } }, changes: true },
+    {
+      name: "nothing that builds the Pod (roleRequiresMetricsServer)",
+      spec: { roleRequiresMetricsServer: true },
+      changes: false,
+    },
+  ];
+  for (const c of hashCases) {
+    test(`its hash ${c.changes ? "changes" : "does not change"} with ${c.name}`, () => {
+      const before = hashOf(cpaFixture());
+      assert.ok(before && /^[0-9a-f]{16}$/.test(before));
+      assert.equal(hashOf(cpaFixture(c.spec)) !== before, c.changes);
+    });
+  }
+
+  test("its hash does not depend on key order in the template", () => {
+    const a = cpaFixture({
+      template: { spec: { containers: [{ name: "c", image: "i" }], restartPolicy: "Always" } },
+    });
+    const b = cpaFixture({
+      template: { spec: { restartPolicy: "Always", containers: [{ image: "i", name: "c" }] } },
+    });
+    assert.equal(hashOf(a), hashOf(b));
+  });
+});

@@ -1,0 +1,29 @@
+import type { CustomPodAutoscaler, CustomPodAutoscalerSpec } from "../../api/custom-pod-autoscaler.ts";
+
+/** The seed guide's cpa.yaml, as the apiserver returns it; override what a test varies. */
+export function cpaFixture(
+  spec: Partial<CustomPodAutoscalerSpec> = {},
+  name = "python-custom-autoscaler",
+): CustomPodAutoscaler {
+  return {
+    apiVersion: "custompodautoscaler.com/v1",
+    kind: "CustomPodAutoscaler",
+    metadata: { name, namespace: "team-a", uid: "1111-2222", generation: 1 },
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            {
+              name: "python-custom-autoscaler",
+              image: "python-custom-autoscaler:latest",
+              imagePullPolicy: "IfNotPresent",
+            },
+          ],
+        },
+      },
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "hello-kubernetes" },
+      config: [{ name: "interval", value: "10000" }],
+      ...spec,
+    },
+  };
+}

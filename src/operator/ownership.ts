@@ -1,0 +1,52 @@
+import type { V1OwnerReference, V1RoleBinding } from "@kubernetes/client-node";
+import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
+import { KIND, GROUP } from "../api/names.ts";
+import type { KubeObject } from "../kube/objects.ts";
+import { canonicalJson } from "./desired/pod.ts";
+
+export function controllerOf(obj: KubeObject): V1OwnerReference | undefined {
+  return obj.metadata?.ownerReferences?.find((r) => r.controller === true);
+}
+
+export type Ownership = "ours" | "previous-incarnation" | "foreign";
+
+/**
+ * Whose object is it? Ours when its controller is this very CPA (same uid). An
+ * object controlled by a deleted CPA of the same name is on its way out through
+ * garbage collection; anything else belongs to someone else and is never touched.
+ */
+export function ownershipOf(obj: KubeObject, cpa: CustomPodAutoscaler): Ownership {
+  const ref = controllerOf(obj);
+  const isCpa =
+    ref?.kind === KIND && ref.apiVersion.startsWith(`${GROUP}/`) && ref.name === cpa.metadata.name;
+  if (isCpa && ref.uid === cpa.metadata.uid) return "ours";
+  if (isCpa) return "previous-incarnation";
+  return "foreign";
+}
+
+/** Compares only what we set: our labels, our controller reference, and the kind's own content. */
+export function differs(live: KubeObject, desired: KubeObject): string[] {
+  const reasons = metadataDiffers(live, desired);
+  const field = (obj: KubeObject, name: string): unknown => (obj as Record<string, unknown>)[name] ?? null;
+  const same = (name: string): boolean =>
+    canonicalJson(field(live, name)) === canonicalJson(field(desired, name));
+  if (desired.kind === "Role" && !same("rules")) reasons.push("rules");
+  if (desired.kind === "RoleBinding" && !same("subjects")) reasons.push("subjects");
+  return reasons;
+}
+
+function metadataDiffers(live: KubeObject, desired: KubeObject): string[] {
+  const reasons: string[] = [];
+  const liveLabels = live.metadata?.labels ?? {};
+  const wanted = Object.entries(desired.metadata?.labels ?? {});
+  if (wanted.some(([k, v]) => liveLabels[k] !== v)) reasons.push("labels");
+  const ours = desired.metadata?.ownerReferences?.[0];
+  const hasOurs = live.metadata?.ownerReferences?.some((r) => r.uid === ours?.uid && r.controller === true);
+  if (ours && !hasOurs) reasons.push("owner reference");
+  return reasons;
+}
+
+/** roleRef cannot be changed in place: a RoleBinding with another one must be recreated. */
+export function roleRefChanged(live: KubeObject, desired: KubeObject): boolean {
+  return canonicalJson((live as V1RoleBinding).roleRef) !== canonicalJson((desired as V1RoleBinding).roleRef);
+}

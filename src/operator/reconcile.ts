@@ -1,0 +1,390 @@
+// Reconciles one CustomPodAutoscaler: level-triggered and idempotent. It reads
+// the CPA and its objects from the informer caches, builds what should exist
+// with pure functions, writes only what differs, and writes the status only when
+// it changed. An unchanged CPA costs zero writes.
+import type { V1Pod, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { Reason } from "../api/conditions.ts";
+import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
+import { API_VERSION, GROUP, KIND, PLURAL, POD_HASH_ANNOTATION } from "../api/names.ts";
+import { resourcePath, UnresolvedKindError, type ResolvedResource } from "../kube/discovery.ts";
+import type { EventRecorder } from "../kube/events.ts";
+import {
+  isAlreadyExists,
+  isNamespaceTerminating,
+  isNotFound,
+  isTerminal,
+  KubeApiError,
+  type KubeHttp,
+} from "../kube/http.ts";
+import type { KubeObject } from "../kube/objects.ts";
+import {
+  objectPath,
+  Pods,
+  RoleBindings,
+  Roles,
+  ServiceAccounts,
+  type ResourceType,
+  type Writer,
+} from "../kube/writes.ts";
+import { desiredPod, podName } from "./desired/pod.ts";
+import { desiredRole } from "./desired/role.ts";
+import { desiredRoleBinding } from "./desired/role-binding.ts";
+import { desiredServiceAccount } from "./desired/service-account.ts";
+import { differs, ownershipOf, roleRefChanged } from "./ownership.ts";
+import { pauseOf } from "./pause.ts";
+import { effectiveSpec } from "./spec.ts";
+import { computeStatus, isStatusCurrent, type PodState, type Problem } from "./status.ts";
+
+export interface Cache<T> {
+  get(key: string): T | undefined;
+  list(): T[];
+}
+
+export interface ReconcileDeps {
+  cpas: Cache<CustomPodAutoscaler>;
+  serviceAccounts: Cache<V1ServiceAccount>;
+  roles: Cache<V1Role>;
+  roleBindings: Cache<V1RoleBinding>;
+  pods: Cache<V1Pod>;
+  http: KubeHttp;
+  writer: Writer;
+  resolveTarget: (apiVersion: string | undefined, kind: string) => Promise<ResolvedResource>;
+  events: EventRecorder;
+  log: Logger;
+  now: () => Date;
+}
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+/** Retry for problems only a change elsewhere can fix (a CRD installed, RBAC granted). */
+const RETRY_PROBLEM_MS = 60_000;
+const RETRY_SOON_MS = 2_000;
+
+interface Pass {
+  cpa: CustomPodAutoscaler;
+  deps: ReconcileDeps;
+  log: Logger;
+  problems: Problem[];
+  /** Normal events to record once the pass is done. */
+  actions: { reason: string; message: string }[];
+  requeueAfterMs?: number;
+}
+
+export async function reconcile(key: string, deps: ReconcileDeps): Promise<ReconcileResult> {
+  try {
+    return await reconcileCpa(key, deps);
+  } catch (err) {
+    // The namespace is being deleted, and the CPA with it: nothing to provision or report.
+    if (isNamespaceTerminating(err)) return {};
+    throw err;
+  }
+}
+
+async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<ReconcileResult> {
+  const cpa = deps.cpas.get(key);
+  // Gone, or going: garbage collection removes what we made.
+  if (!cpa || cpa.metadata.deletionTimestamp) return {};
+  const pass: Pass = { cpa, deps, log: deps.log.child({ cpa: key }), problems: [], actions: [] };
+  const flags = effectiveSpec(cpa.spec);
+  const ns = cpa.metadata.namespace;
+  const name = cpa.metadata.name;
+
+  const target = await resolveTarget(pass);
+  if (flags.provisionServiceAccount) {
+    await ensure(
+      pass,
+      ServiceAccounts,
+      deps.serviceAccounts.get(`${ns}/${name}`),
+      desiredServiceAccount(cpa),
+    );
+  }
+  if (flags.provisionRole)
+    await ensure(pass, Roles, deps.roles.get(`${ns}/${name}`), desiredRole(cpa, target));
+  if (flags.provisionRoleBinding) {
+    await ensure(pass, RoleBindings, deps.roleBindings.get(`${ns}/${name}`), desiredRoleBinding(cpa));
+  }
+  const pod = await reconcilePod(pass, flags.provisionPod, target);
+
+  const status = computeStatus(cpa, { problems: pass.problems, pod }, deps.now());
+  if (!isStatusCurrent(cpa.status, status)) {
+    await deps.writer.applyStatus(resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, ns), name, {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name, namespace: ns },
+      status,
+    });
+    pass.log.debug(
+      { conditions: status.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`) },
+      "Updated status",
+    );
+    recordTransitions(pass, pod);
+  }
+  for (const a of pass.actions) deps.events.record(cpa, "Normal", a.reason, a.message);
+  if (pass.problems.length > 0)
+    return { requeueAfterMs: Math.min(pass.requeueAfterMs ?? RETRY_PROBLEM_MS, RETRY_PROBLEM_MS) };
+  return pass.requeueAfterMs === undefined ? {} : { requeueAfterMs: pass.requeueAfterMs };
+}
+
+async function resolveTarget(pass: Pass): Promise<ResolvedResource | undefined> {
+  const ref = pass.cpa.spec.scaleTargetRef;
+  try {
+    const target = await pass.deps.resolveTarget(ref.apiVersion, ref.kind);
+    if (!target.scalable) {
+      pass.problems.push({
+        reason: Reason.TargetUnresolved,
+        message: `${ref.kind} ${ref.name} cannot be autoscaled: ${target.resource} has no /scale subresource`,
+      });
+    }
+    return target;
+  } catch (err) {
+    if (!(err instanceof UnresolvedKindError)) throw err;
+    pass.problems.push({
+      reason: Reason.TargetUnresolved,
+      message: `spec.scaleTargetRef: ${err.message}; is its CRD installed? Retrying`,
+    });
+    pass.requeueAfterMs = 30_000;
+    return undefined;
+  }
+}
+
+/** Creates the object if missing, updates it when what we own differs, and never touches another's. */
+async function ensure(
+  pass: Pass,
+  type: ResourceType,
+  cached: KubeObject | undefined,
+  desired: KubeObject,
+): Promise<void> {
+  const what = `${desired.kind ?? type.resource} ${desired.metadata?.name ?? ""}`;
+  try {
+    const live = cached ?? (await createOrRead(pass, type, desired));
+    if (!live || isOwnershipProblem(pass, live, what, provisionFlag(type))) return;
+    await update(pass, type, live, desired, what);
+  } catch (err) {
+    if (!isTerminal(err) || isNamespaceTerminating(err)) throw err;
+    pass.problems.push({
+      reason: type === Roles ? Reason.RoleRejected : Reason.ProvisionFailed,
+      message: `${what} was rejected: ${apiMessage(err)}`,
+    });
+  }
+}
+
+/** Reports an object that is not this CPA's; true when it is not ours to change. */
+function isOwnershipProblem(pass: Pass, live: KubeObject, what: string, flag: string): boolean {
+  switch (ownershipOf(live, pass.cpa)) {
+    case "ours":
+      return false;
+    case "previous-incarnation":
+      pass.requeueAfterMs = RETRY_SOON_MS;
+      pass.problems.push({
+        reason: Reason.ProvisionFailed,
+        message: `${what} still belongs to a deleted CustomPodAutoscaler of the same name; waiting for garbage collection`,
+      });
+      return true;
+    case "foreign":
+      pass.problems.push({
+        reason: Reason.ResourceExists,
+        message: `${what} already exists and is not managed by this CustomPodAutoscaler: delete it, or set ${flag}: false to use it`,
+      });
+      return true;
+  }
+}
+
+async function update(
+  pass: Pass,
+  type: ResourceType,
+  live: KubeObject,
+  desired: KubeObject,
+  what: string,
+): Promise<void> {
+  const { writer } = pass.deps;
+  const ns = pass.cpa.metadata.namespace;
+  const name = desired.metadata?.name ?? "";
+  if (type === RoleBindings && roleRefChanged(live, desired)) {
+    await writer.delete(type, ns, name, live.metadata?.uid);
+    await writer.create(type, ns, desired);
+    pass.actions.push({ reason: "Updated", message: `Recreated ${what}: its roleRef changed` });
+    return;
+  }
+  const changed = differs(live, desired);
+  if (changed.length === 0) return;
+  await writer.apply(type, ns, name, desired);
+  pass.log.info({ object: what, changed }, `Updated ${desired.kind ?? ""}`);
+  pass.actions.push({ reason: "Updated", message: `Updated ${what} (${changed.join(", ")})` });
+}
+
+/** Creates the object; if one of that name already exists, returns it for the ownership check. */
+async function createOrRead(
+  pass: Pass,
+  type: ResourceType,
+  desired: KubeObject,
+): Promise<KubeObject | undefined> {
+  const ns = pass.cpa.metadata.namespace;
+  const name = desired.metadata?.name ?? "";
+  try {
+    await pass.deps.writer.create(type, ns, desired);
+    pass.log.info({ object: `${desired.kind ?? ""} ${name}` }, `Created ${desired.kind ?? ""}`);
+    pass.actions.push({ reason: "Created", message: `Created ${desired.kind ?? type.resource} ${name}` });
+    return undefined;
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    // Not in our cache: either not labelled as ours, or the cache lags behind.
+    return pass.deps.http.request<KubeObject>("GET", objectPath(type, ns, name));
+  }
+}
+
+async function reconcilePod(
+  pass: Pass,
+  provision: boolean,
+  target: ResolvedResource | undefined,
+): Promise<PodState> {
+  const { cpa } = pass;
+  const pause = pauseOf(cpa.metadata.annotations);
+  if (pause.kind === "invalid") {
+    pass.problems.push({
+      reason: Reason.InvalidPausedReplicas,
+      message: `annotation v1.custompodautoscaler.com/paused-replicas must be a whole number of replicas, got "${pause.value}"; autoscaling continues`,
+    });
+  }
+  const name = podName(cpa);
+  if (pause.kind === "paused") {
+    await deleteOurPods(pass, undefined, "autoscaling is paused");
+    await holdTarget(pass, target, pause.replicas);
+    return { state: "paused", replicas: pause.replicas };
+  }
+  // Pods we made under another name: spec.template.metadata.name changed.
+  await deleteOurPods(pass, name, "the autoscaler Pod was renamed");
+  if (!provision) return { state: "not-provisioned" };
+  const desired = desiredPod(cpa);
+  const live = pass.deps.pods.get(`${cpa.metadata.namespace}/${name}`);
+  return live ? await livePodState(pass, live, desired, name) : await createPod(pass, desired, name);
+}
+
+/** Deletes the Pods this CPA made, but the one named keep. */
+async function deleteOurPods(pass: Pass, keep: string | undefined, because: string): Promise<void> {
+  const ns = pass.cpa.metadata.namespace;
+  for (const pod of pass.deps.pods.list()) {
+    const name = pod.metadata?.name;
+    if (pod.metadata?.namespace !== ns || name === keep || pod.metadata.deletionTimestamp) continue;
+    if (ownershipOf(pod, pass.cpa) !== "ours") continue;
+    await deleteIgnoringGone(pass, Pods, pod);
+    pass.actions.push({ reason: "PodDeleted", message: `Deleted Pod ${name ?? ""}: ${because}` });
+  }
+}
+
+async function createPod(pass: Pass, desired: V1Pod, name: string): Promise<PodState> {
+  try {
+    const existing = await createOrRead(pass, Pods, desired);
+    if (existing) {
+      isOwnershipProblem(pass, existing, `Pod ${name}`, "spec.template.metadata.name (to another name)");
+    }
+  } catch (err) {
+    if (!isTerminal(err) || isNamespaceTerminating(err)) throw err;
+    pass.problems.push({
+      reason: Reason.PodRejected,
+      message: `Pod ${name} was rejected: ${apiMessage(err)}`,
+    });
+  }
+  return { state: "pending", name, message: pendingMessage(name, undefined) };
+}
+
+async function livePodState(pass: Pass, live: V1Pod, desired: V1Pod, name: string): Promise<PodState> {
+  if (live.metadata?.deletionTimestamp || ownershipOf(live, pass.cpa) === "previous-incarnation") {
+    return { state: "replacing", name, message: `Waiting for the old autoscaler Pod ${name} to go away` };
+  }
+  if (isOwnershipProblem(pass, live, `Pod ${name}`, "spec.template.metadata.name (to another name)")) {
+    return { state: "pending", name, message: `Pod ${name} belongs to someone else` };
+  }
+  const replaceBecause = whyReplace(live, desired);
+  if (replaceBecause) {
+    await deleteIgnoringGone(pass, Pods, live);
+    pass.log.info({ pod: name, because: replaceBecause }, "Replacing autoscaler Pod");
+    pass.actions.push({
+      reason: "PodReplaced",
+      message: `Replacing autoscaler Pod ${name}: ${replaceBecause}`,
+    });
+    return { state: "replacing", name, message: `Replacing the autoscaler Pod ${name}: ${replaceBecause}` };
+  }
+  if (live.status?.phase === "Running") return { state: "running", name };
+  return { state: "pending", name, message: pendingMessage(name, live.status?.phase) };
+}
+
+function pendingMessage(name: string, phase: string | undefined): string {
+  return `Waiting for the autoscaler Pod ${name} to run (phase ${phase ?? "Pending"})`;
+}
+
+/** A running autoscaler is replaced only when what builds it changed, or it has ended. */
+function whyReplace(live: V1Pod, desired: V1Pod): string | undefined {
+  const liveHash = live.metadata?.annotations?.[POD_HASH_ANNOTATION];
+  if (liveHash !== desired.metadata?.annotations?.[POD_HASH_ANNOTATION]) return "its spec changed";
+  const phase = live.status?.phase;
+  if (phase === "Failed" || phase === "Succeeded")
+    return `it has ${phase === "Failed" ? "failed" : "exited"}`;
+  return undefined;
+}
+
+/** While paused, the target is held at the annotated replicas (written only when it differs). */
+async function holdTarget(pass: Pass, target: ResolvedResource | undefined, replicas: number): Promise<void> {
+  if (!target) return;
+  const { cpa, deps } = pass;
+  const ref = cpa.spec.scaleTargetRef;
+  try {
+    const scale = await deps.writer.getScale(target, cpa.metadata.namespace, ref.name);
+    if (scale.spec.replicas === replicas) return;
+    await deps.writer.setReplicas(target, cpa.metadata.namespace, ref.name, replicas);
+    pass.actions.push({
+      reason: "Paused",
+      message: `Scaled ${ref.kind} ${ref.name} to ${replicas} replicas while paused`,
+    });
+  } catch (err) {
+    if (!isTerminal(err) && !isNotFound(err)) throw err;
+    pass.problems.push({
+      reason: Reason.ProvisionFailed,
+      message: `could not hold ${ref.kind} ${ref.name} at ${replicas} replicas: ${apiMessage(err)}`,
+    });
+  }
+}
+
+async function deleteIgnoringGone(pass: Pass, type: ResourceType, obj: KubeObject): Promise<void> {
+  try {
+    await pass.deps.writer.delete(
+      type,
+      pass.cpa.metadata.namespace,
+      obj.metadata?.name ?? "",
+      obj.metadata?.uid,
+    );
+  } catch (err) {
+    // Already gone, or replaced by a namesake (uid precondition failed): nothing to do.
+    if (!isNotFound(err) && !(err instanceof KubeApiError && err.status === 409)) throw err;
+  }
+}
+
+/** Warnings for new problems, and pause transitions, recorded when the status changes. */
+function recordTransitions(pass: Pass, pod: PodState): void {
+  const { cpa, deps } = pass;
+  const before = cpa.status?.conditions ?? [];
+  const previousMessages = new Set(before.map((c) => c.message));
+  for (const p of pass.problems) {
+    if (!previousMessages.has(p.message)) deps.events.record(cpa, "Warning", p.reason, p.message);
+  }
+  const wasPaused = before.some((c) => c.type === "Ready" && c.reason === Reason.Paused);
+  if (pod.state === "paused" && !wasPaused) {
+    deps.events.record(cpa, "Normal", "Paused", `Autoscaling paused at ${pod.replicas} replicas`);
+  } else if (pod.state !== "paused" && wasPaused) {
+    deps.events.record(cpa, "Normal", "Resumed", "Autoscaling resumed");
+  }
+}
+
+function provisionFlag(type: ResourceType): string {
+  if (type === ServiceAccounts) return "provisionServiceAccount";
+  if (type === Roles) return "provisionRole";
+  if (type === RoleBindings) return "provisionRoleBinding";
+  return "provisionPod";
+}
+
+function apiMessage(err: unknown): string {
+  if (err instanceof KubeApiError) return err.apiStatus?.message ?? err.message;
+  return err instanceof Error ? err.message : String(err);
+}

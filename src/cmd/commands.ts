@@ -20,6 +20,9 @@ Options:
   --leader-elect                     run leader election, so only one replica reconciles
   --leader-election-namespace NS     namespace of the Lease (default: $POD_NAMESPACE, else default)
   --leader-election-id NAME          name of the Lease (default: cpa-operator)
+  --leader-election-lease-duration D how long a Lease lasts unrenewed before a standby takes it (default: 15s)
+  --leader-election-renew-deadline D how long the leader retries renewing before it steps down (default: 10s)
+  --leader-election-retry-period D   how often candidates try, and the leader renews (default: 2s)
   --http-address HOST:PORT           /metrics, /healthz and /readyz (default: :8080; "0" disables)
   --workers N                        concurrent reconciles (default: 4)
   --resync DURATION                  how often every CPA is checked again (default: 10m)

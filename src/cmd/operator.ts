@@ -19,6 +19,9 @@ export interface OperatorOptions {
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
   httpAddress: string;
   workers: number;
   resyncMs: number;
@@ -37,6 +40,9 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
         "leader-elect": { type: "boolean", default: false },
         "leader-election-namespace": { type: "string" },
         "leader-election-id": { type: "string", default: "cpa-operator" },
+        "leader-election-lease-duration": { type: "string", default: "15s" },
+        "leader-election-renew-deadline": { type: "string", default: "10s" },
+        "leader-election-retry-period": { type: "string", default: "2s" },
         "http-address": { type: "string", default: ":8080" },
         workers: { type: "string", default: "4" },
         resync: { type: "string", default: "10m" },
@@ -47,7 +53,24 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   const namespace = values.namespace ?? env["WATCH_NAMESPACE"];
+  const lease = {
+    leaseDurationMs: parseDuration(
+      "--leader-election-lease-duration",
+      values["leader-election-lease-duration"],
+    ),
+    renewDeadlineMs: parseDuration(
+      "--leader-election-renew-deadline",
+      values["leader-election-renew-deadline"],
+    ),
+    retryPeriodMs: parseDuration("--leader-election-retry-period", values["leader-election-retry-period"]),
+  };
+  if (!(lease.leaseDurationMs > lease.renewDeadlineMs && lease.renewDeadlineMs > lease.retryPeriodMs)) {
+    throw new UsageError(
+      "leader election needs --leader-election-lease-duration > --leader-election-renew-deadline > --leader-election-retry-period",
+    );
+  }
   return {
+    ...lease,
     kubeconfig: values.kubeconfig,
     namespace: namespace === "" ? undefined : namespace,
     leaderElect: values["leader-elect"],
@@ -129,6 +152,9 @@ export async function runOperator(args: string[]): Promise<number> {
       namespace: opts.leaseNamespace,
       name: opts.leaseName,
       identity,
+      leaseDurationMs: opts.leaseDurationMs,
+      renewDeadlineMs: opts.renewDeadlineMs,
+      retryPeriodMs: opts.retryPeriodMs,
       log: (obj, msg) => {
         log.info(obj, msg);
       },

@@ -1,6 +1,7 @@
 // The operator on the real control plane, installed with config/cluster.yaml and
 // running as a process with exactly the cpa-operator ServiceAccount's rights.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test, type TestContext } from "node:test";
 import {
   AppsV1Api,
@@ -11,7 +12,7 @@ import {
 } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import { adminConfig, eventually, kubectl, statusOf, testNamespace } from "../support/kube.ts";
-import { repoFile, startOperator, type Operator } from "../support/processes.ts";
+import { cleanupOf, repoFile, startOperator, type Operator } from "../support/processes.ts";
 
 const admin = adminConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -469,5 +470,44 @@ describe("validation at apply time", () => {
     ]) {
       assert.match(res.stdout, new RegExp(`^ {2}${field}\\s+<`, "m"), `${field} is not documented`);
     }
+  });
+});
+
+describe("leader election", () => {
+  test("with two operators only the leader writes, and killing it hands over", async (t) => {
+    // The shared operator runs without election; it must not take part.
+    await operator.stop();
+    t.after(async () => {
+      operator = await startOperator(atEnd, ["--resync=2s"]);
+    });
+    const args = [
+      "--leader-elect",
+      "--leader-election-namespace=cpa-system",
+      `--leader-election-id=cpa-operator-${randomBytes(3).toString("hex")}`,
+      "--leader-election-lease-duration=3s",
+      "--leader-election-renew-deadline=2s",
+      "--leader-election-retry-period=500ms",
+    ];
+    const a = await startOperator(cleanupOf(t), args);
+    const b = await startOperator(cleanupOf(t), args);
+    const isLeading = async (op: Operator): Promise<boolean> =>
+      /^cpa_operator_leader 1$/m.test(await (await fetch(op.metricsUrl)).text());
+    const [leader, standby] = await eventually("one leader", async () => {
+      const [la, lb] = [await isLeading(a), await isLeading(b)];
+      if (la === lb) return undefined;
+      return la ? [a, b] : [b, a];
+    });
+
+    await seededNamespace(t);
+    assert.equal(await standby.writes(), 0, "the standby wrote to the API");
+    assert.ok((await leader.writes()) > 0);
+
+    await leader.stop("SIGKILL");
+    const namespace = await testNamespace(t);
+    await apply(namespace, SEED_DEPLOYMENT);
+    await apply(namespace, SEED_CPA);
+    await readyPod(namespace);
+    assert.ok(await isLeading(standby), "the standby did not take over");
+    assert.ok((await standby.writes()) > 0);
   });
 });

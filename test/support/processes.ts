@@ -113,9 +113,16 @@ export interface Operator extends RunningProcess {
   writes: () => Promise<number>;
 }
 
-/** The operator, running as the cpa-operator ServiceAccount of config/cluster.yaml. */
-export async function startOperator(onCleanup: OnCleanup, extraArgs: string[] = []): Promise<Operator> {
-  const kubeconfig = await serviceAccountKubeconfig("cpa-system", "cpa-operator");
+/**
+ * The operator, running as the cpa-operator ServiceAccount of an install bundle:
+ * config/cluster.yaml's in cpa-system by default.
+ */
+export async function startOperator(
+  onCleanup: OnCleanup,
+  extraArgs: string[] = [],
+  installNamespace = "cpa-system",
+): Promise<Operator> {
+  const kubeconfig = await serviceAccountKubeconfig(installNamespace, "cpa-operator");
   const port = await freePort();
   const proc = runCpa(onCleanup, [
     "operator",

@@ -29,6 +29,8 @@ export default tseslint.config(
       ],
       // client-node's models are classes, but the API takes (and returns) plain JSON objects.
       "@typescript-eslint/no-unsafe-class-instance-assignment": "off",
+      // Dropping a key with `const { key: _key, ...rest } = obj` is fine.
+      "@typescript-eslint/no-unused-vars": ["error", { ignoreRestSiblings: true, argsIgnorePattern: "^_" }],
       complexity: ["error", 15],
       "no-console": "off",
     },

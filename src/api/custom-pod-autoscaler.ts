@@ -129,6 +129,21 @@ export const specSchema = object(
   },
 );
 
+export const decisionSchema = object(
+  {
+    evaluation: integer({
+      format: "int32",
+      description: "targetReplicas as the evaluate stage returned it.",
+    }),
+    afterClamp: integer({ format: "int32", description: "After clamping to [minReplicas, maxReplicas]." }),
+    afterStabilization: integer({ format: "int32", description: "After the stabilisation window." }),
+    afterPolicies: integer({ format: "int32", description: "After the behavior's scaling policies." }),
+    desired: integer({ format: "int32", description: "What the autoscaler set, or would set." }),
+    reason: string({ description: "Why, in words." }),
+  },
+  { description: "The autoscaler's latest decision, step by step." },
+);
+
 export const statusSchema = object(
   {
     observedGeneration: integer({
@@ -144,6 +159,7 @@ export const statusSchema = object(
       format: "date-time",
       description: "When the autoscaler last changed the replicas.",
     }),
+    decision: decisionSchema,
   },
   { description: "What the operator and the autoscaler last observed and did." },
 );

@@ -40,6 +40,8 @@ export interface JsonSchema {
   "x-kubernetes-list-map-keys"?: string[];
   "x-kubernetes-map-type"?: "atomic" | "granular";
   "x-kubernetes-validations"?: ValidationRule[];
+  /** Only in schemas for config files (ajv); a CRD schema must not use it. */
+  anyOf?: JsonSchema[];
 }
 
 /** Keywords any node may carry besides its type. */
@@ -104,4 +106,12 @@ export function openObject<P extends Props, const R extends keyof P & string = n
   options: Extra & { required?: readonly R[] } = {},
 ): Schema<ObjectOf<P, R> & Record<string, unknown>> {
   return { ...object(properties, options), "x-kubernetes-preserve-unknown-fields": true };
+}
+
+/**
+ * One of several shapes. Not structural, so only for config-file schemas that
+ * ajv checks, never in the CRD.
+ */
+export function union<A, B>(a: Schema<A>, b: Schema<B>, extra: Extra = {}): Schema<A | B> {
+  return { anyOf: [a, b], ...extra };
 }

@@ -28,11 +28,64 @@ Options:
   --resync DURATION                  how often every CPA is checked again (default: 10m)
   --log-level LEVEL                  trace, debug, info, warn, error (default: info, or $LOG_LEVEL)`;
 
+const autoscalerUsage = `Usage: cpa autoscaler [--config PATH] [--kubeconfig PATH] [--log-level LEVEL]
+
+Runs an autoscaler: the program inside the autoscaler Pod, and the image's default
+command. Reads the config file (--config, else $configPath, else /config.yaml), then
+one env var per top-level key overriding it (how the operator passes spec.config),
+and runs the metric and evaluate stages every interval, scaling the target through
+its /scale subresource. Serves the REST API from apiConfig.`;
+
+const runUsage = `Usage: cpa run [--config config.yaml] [--target TYPE/NAME] [-n NAMESPACE] [--once] [--dry-run]
+
+Runs an autoscaler from a local config against the current kubeconfig, without an
+image, printing each stage's input and output: the edit-run loop for autoscaler
+authors. --target (e.g. deployment/web) sets scaleTargetRef; --dry-run never scales;
+--once runs a single time and exits non-zero if the run failed.
+
+Options:
+  --config PATH       the autoscaler's config (default: config.yaml)
+  --target TYPE/NAME  what to scale, as kubectl names it (deployment/web, sts/db)
+  -n, --namespace NS  namespace of the target (default: the kubeconfig context's)
+  --kubeconfig PATH   kubeconfig to use
+  --once              one run, then exit
+  --dry-run           evaluate and decide, but never scale
+  --log-level LEVEL   the runtime's own JSON logs (default: warn)`;
+
+const validateUsage = `Usage: cpa validate <config.yaml>
+
+Checks an autoscaler configuration offline, with env overrides applied as the
+autoscaler would, and prints the effective configuration. Exits 1 naming every
+problem (key, value, what was expected, and whether it came from the file or env).`;
+
 export const commands: readonly Command[] = [
   {
     name: "operator",
     summary: "run the operator that provisions an autoscaler for every CustomPodAutoscaler",
     usage: operatorUsage,
     run: async (args) => (await import("./operator.ts")).runOperator(args),
+  },
+  {
+    name: "autoscaler",
+    summary: "run an autoscaler (the image's default command)",
+    usage: autoscalerUsage,
+    run: async (args) => (await import("./autoscaler.ts")).runAutoscalerCommand(args),
+  },
+  {
+    name: "run",
+    summary: "run an autoscaler locally against your kubeconfig, printing every stage",
+    usage: runUsage,
+    run: async (args) => (await import("./run.ts")).runRun(args),
+  },
+  {
+    name: "validate",
+    summary: "check an autoscaler config.yaml and print the effective configuration",
+    usage: validateUsage,
+    run: async (args) =>
+      (await import("./validate.ts")).runValidate(
+        args,
+        (t) => process.stdout.write(t),
+        (t) => process.stderr.write(t),
+      ),
   },
 ];

@@ -15,7 +15,13 @@ export interface ResolvedResource {
 
 interface ApiResourceList {
   groupVersion: string;
-  resources: { name: string; kind: string; namespaced: boolean }[];
+  resources: {
+    name: string;
+    singularName?: string;
+    kind: string;
+    namespaced: boolean;
+    shortNames?: string[];
+  }[];
 }
 
 interface ApiGroupList {
@@ -52,6 +58,27 @@ export class Discovery {
     }
     const where = apiVersion ? `in ${apiVersion}` : "in any API group";
     throw new UnresolvedKindError(`the API server has no kind ${kind} ${where}`);
+  }
+
+  /**
+   * Finds a resource as kubectl does from a user's word: plural, singular, kind or
+   * short name, case-insensitive ("deployment", "deploy", "Deployment").
+   */
+  async lookup(word: string): Promise<ResolvedResource> {
+    const w = word.toLowerCase();
+    for (const gv of ["v1", ...(await this.#preferredGroupVersions())]) {
+      const list = await this.#resources(gv, false);
+      const match = list?.resources.find(
+        (r) =>
+          !r.name.includes("/") &&
+          (r.name === w ||
+            r.singularName === w ||
+            r.kind.toLowerCase() === w ||
+            (r.shortNames ?? []).includes(w)),
+      );
+      if (match) return this.resolve(gv, match.kind);
+    }
+    throw new UnresolvedKindError(`the API server has no resource type "${word}"`);
   }
 
   async #find(groupVersion: string, kind: string): Promise<ResolvedResource | undefined> {

@@ -68,3 +68,47 @@ export function operatorMetrics(registry: Registry, queueLength: () => number): 
     }),
   };
 }
+
+export interface AutoscalerMetrics {
+  runs: Counter<"result" | "run_type">;
+  failures: Counter<"stage">;
+  stageDuration: Histogram<"stage">;
+  runDuration: Histogram;
+  replicas: Gauge<"kind">;
+}
+
+export function autoscalerMetrics(registry: Registry): AutoscalerMetrics {
+  return {
+    runs: new Counter({
+      name: "cpa_autoscaler_runs_total",
+      help: "Autoscaler runs, by result (success, failure) and run type (scaler, api, api_dry_run).",
+      labelNames: ["result", "run_type"],
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: "cpa_autoscaler_failures_total",
+      help: "Failed runs, by the stage that failed (metric, evaluate, a hook, read-target, update-scale).",
+      labelNames: ["stage"],
+      registers: [registry],
+    }),
+    stageDuration: new Histogram({
+      name: "cpa_autoscaler_stage_duration_seconds",
+      help: "Time spent in each stage of user logic.",
+      labelNames: ["stage"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    runDuration: new Histogram({
+      name: "cpa_autoscaler_run_duration_seconds",
+      help: "Time of a whole run.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    replicas: new Gauge({
+      name: "cpa_autoscaler_replicas",
+      help: "Replicas of the target: current (as read) and desired (as decided).",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+  };
+}

@@ -176,6 +176,7 @@ describe("provisioning the seed guide's CustomPodAutoscaler", () => {
         ["scaleTargetRef", '{"kind":"Deployment","name":"hello-kubernetes","apiVersion":"apps/v1"}'],
         ["namespace", namespace],
         ["interval", "10000"],
+        ["CPA_NAME", NAME],
       ],
     );
   });

@@ -43,7 +43,7 @@ export function statusOf(err: unknown): number | undefined {
 /** Polls fn until it returns a value other than undefined; the last error explains a timeout. */
 export async function eventually<T>(
   what: string,
-  fn: () => Promise<T | undefined>,
+  fn: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

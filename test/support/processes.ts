@@ -83,9 +83,11 @@ export function runCpa(
   onCleanup: OnCleanup,
   args: string[],
   env: Record<string, string> = {},
+  cwd?: string,
 ): RunningProcess {
   const child = spawn(join(repoRoot, "bin", "cpa"), args, {
     env: { ...process.env, ...env },
+    ...(cwd ? { cwd } : {}),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

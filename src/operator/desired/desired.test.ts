@@ -121,7 +121,7 @@ describe("the Role", () => {
 });
 
 describe("the autoscaler Pod", () => {
-  test("gets, after each container's own env, scaleTargetRef as the original's JSON, namespace, then config in order", () => {
+  test("gets, after each container's own env, scaleTargetRef as the original's JSON, namespace, config in order, then CPA_NAME", () => {
     const cpa = cpaFixture({
       template: {
         spec: {
@@ -143,6 +143,7 @@ describe("the autoscaler Pod", () => {
       ["namespace", "team-a"],
       ["interval", "10000"],
       ["evaluate", '{"type":"shell"}'],
+      ["CPA_NAME", "python-custom-autoscaler"],
     ];
     assert.deepEqual(envOf(0), [["MINE", "1"], ...operatorVars]);
     assert.deepEqual(envOf(1), operatorVars);

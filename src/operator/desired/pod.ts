@@ -4,6 +4,8 @@ import type { CustomPodAutoscaler, ScaleTargetRef } from "../../api/custom-pod-a
 import { POD_HASH_ANNOTATION } from "../../api/names.ts";
 import { controllerReference, ownedLabels } from "./meta.ts";
 
+export const CPA_NAME_ENV = "CPA_NAME";
+
 export function podName(cpa: CustomPodAutoscaler): string {
   const fromTemplate = cpa.spec.template.metadata?.["name"];
   return typeof fromTemplate === "string" && fromTemplate ? fromTemplate : cpa.metadata.name;
@@ -21,12 +23,17 @@ export function scaleTargetRefJson(ref: ScaleTargetRef): string {
   });
 }
 
-/** What the operator adds after each container's own env: the target, the namespace, then spec.config in order. */
+/**
+ * What the operator adds after each container's own env: the target, the
+ * namespace and spec.config in order (as the original), then CPA_NAME, which
+ * tells the autoscaler which CustomPodAutoscaler to report status on.
+ */
 export function operatorEnv(cpa: CustomPodAutoscaler): V1EnvVar[] {
   return [
     { name: "scaleTargetRef", value: scaleTargetRefJson(cpa.spec.scaleTargetRef) },
     { name: "namespace", value: cpa.metadata.namespace },
     ...(cpa.spec.config ?? []).map((c) => ({ name: c.name, value: c.value })),
+    { name: CPA_NAME_ENV, value: cpa.metadata.name },
   ];
 }
 

@@ -1,0 +1,82 @@
+// Builds an Autoscaler from a configuration and a cluster connection: the one
+// place `cpa autoscaler` and `cpa run` share.
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { Discovery } from "../kube/discovery.ts";
+import { ApiEventRecorder } from "../kube/events.ts";
+import { KubeHttp } from "../kube/http.ts";
+import { Writer } from "../kube/writes.ts";
+import { systemClock, type Clock } from "../lib/clock.ts";
+import type { AutoscalerMetrics } from "../lib/metrics.ts";
+import { Autoscaler } from "./autoscaler.ts";
+import type { Config } from "./config.ts";
+import { emptyHistory } from "./decide/decide.ts";
+import type { StageRunner } from "./methods/method.ts";
+import { createRunner } from "./methods/registry.ts";
+import { AUTOSCALER_FIELD_MANAGER, StatusReporter } from "./reporter.ts";
+import { STAGES, Stages, type StageName } from "./stages.ts";
+import { TargetClient } from "./target.ts";
+
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster())
+    throw new Error("no Kubernetes cluster configured: the kubeconfig has no current cluster");
+  return kc;
+}
+
+export function buildStages(config: Config, log: Logger): Stages {
+  const runners: Partial<Record<StageName, StageRunner>> = {};
+  for (const stage of STAGES) {
+    const method = config[stage];
+    if (method)
+      runners[stage] = createRunner(method, { configDir: config.configDir, log: log.child({ stage }) });
+  }
+  return new Stages(runners, log);
+}
+
+export interface Assembled {
+  autoscaler: Autoscaler;
+  http: KubeHttp;
+  stages: Stages;
+  reporter: StatusReporter | undefined;
+}
+
+export async function assemble(opts: {
+  config: Config;
+  kc: KubeConfig;
+  log: Logger;
+  /** The CustomPodAutoscaler to report status on (the operator passes CPA_NAME). */
+  cpaName?: string | undefined;
+  metrics?: AutoscalerMetrics | undefined;
+  clock?: Clock;
+  instance?: string;
+}): Promise<Assembled> {
+  const { config, log } = opts;
+  const clock = opts.clock ?? systemClock;
+  const http = new KubeHttp(opts.kc);
+  const writer = new Writer(http, AUTOSCALER_FIELD_MANAGER);
+  const target = new TargetClient(http, new Discovery(http), writer, config.scaleTargetRef, config.namespace);
+  const stages = buildStages(config, log);
+  let reporter: StatusReporter | undefined;
+  if (opts.cpaName) {
+    reporter = new StatusReporter({
+      http,
+      writer,
+      namespace: config.namespace,
+      name: opts.cpaName,
+      events: new ApiEventRecorder(http, AUTOSCALER_FIELD_MANAGER, opts.instance ?? "autoscaler", log),
+      log,
+    });
+    await reporter.init();
+  }
+  const autoscaler = new Autoscaler({
+    ctx: { config, target, stages, log, now: () => clock.now() },
+    clock,
+    history: emptyHistory(),
+    reporter,
+    metrics: opts.metrics,
+  });
+  return { autoscaler, http, stages, reporter };
+}

@@ -1,0 +1,148 @@
+// The autoscaler: runs cycles on a schedule aligned to startTime, and on demand
+// from the REST API, never two at once; reports each run.
+import { sleep, type Clock } from "../lib/clock.ts";
+import type { AutoscalerMetrics } from "../lib/metrics.ts";
+import type { Config } from "./config.ts";
+import {
+  gatherMetrics,
+  runCycle,
+  TargetError,
+  type CycleContext,
+  type CycleOutcome,
+  type CycleState,
+} from "./cycle.ts";
+import type { History } from "./decide/decide.ts";
+import type { StatusReporter } from "./reporter.ts";
+import type { Metric, RunType } from "./stage-types.ts";
+import { StageError } from "./stages.ts";
+import type { RunReport } from "./status.ts";
+
+/** When the first run happens: the next multiple of startTime since the epoch, plus one interval. */
+export function firstRunAt(now: number, startTime: number, interval: number): number {
+  return Math.ceil(now / startTime) * startTime + interval;
+}
+
+/** The next scheduled run after `now`, on the grid of `first + k * interval`. */
+export function nextRunAt(now: number, first: number, interval: number): number {
+  if (now < first) return first;
+  return first + (Math.floor((now - first) / interval) + 1) * interval;
+}
+
+export class Autoscaler {
+  readonly #ctx: CycleContext;
+  readonly #clock: Clock;
+  readonly #reporter: StatusReporter | undefined;
+  readonly #metrics: AutoscalerMetrics | undefined;
+  readonly #state: CycleState;
+  // Runs are serialised: the timer and the API share one decision history and window.
+  #running: Promise<unknown> = Promise.resolve();
+  #lastRunAt: number | undefined;
+
+  constructor(opts: {
+    ctx: CycleContext;
+    clock: Clock;
+    history: History;
+    reporter?: StatusReporter | undefined;
+    metrics?: AutoscalerMetrics | undefined;
+  }) {
+    this.#ctx = opts.ctx;
+    this.#clock = opts.clock;
+    this.#reporter = opts.reporter;
+    this.#metrics = opts.metrics;
+    this.#state = { history: opts.history };
+    opts.ctx.stages.observe(({ stage, seconds, error }) => {
+      opts.metrics?.stageDuration.observe({ stage }, seconds);
+      if (error) opts.metrics?.failures.inc({ stage });
+    });
+  }
+
+  get config(): Config {
+    return this.#ctx.config;
+  }
+
+  /** When the last run finished (for /healthz). */
+  get lastRunAt(): number | undefined {
+    return this.#lastRunAt;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#running.then(fn, fn);
+    this.#running = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One full run; failures are logged, reported and rethrown. */
+  run(runType: RunType, dryRun = false): Promise<CycleOutcome> {
+    return this.#serial(async () => {
+      const started = performance.now();
+      try {
+        const outcome = await runCycle(this.#ctx, this.#state, runType, dryRun);
+        this.#metrics?.runs.inc({ result: "success", run_type: runType });
+        this.#metrics?.replicas.set({ kind: "current" }, outcome.target.current);
+        if (!dryRun) {
+          this.#metrics?.replicas.set({ kind: "desired" }, outcome.decision.replicas);
+          const disabled = outcome.target.current === 0 && this.config.minReplicas !== 0;
+          await this.#report({ outcome, disabled });
+        }
+        return outcome;
+      } catch (err) {
+        this.#metrics?.runs.inc({ result: "failure", run_type: runType });
+        this.#logFailure(err, runType);
+        if (!dryRun && err instanceof Error)
+          await this.#report({ failure: { step: stepOf(err), error: err } });
+        throw err;
+      } finally {
+        this.#metrics?.runDuration.observe((performance.now() - started) / 1000);
+        this.#lastRunAt = this.#clock.now();
+      }
+    });
+  }
+
+  /** Only the metric stage (the REST API's GET /api/v1/metrics); never scales. */
+  metrics(runType: RunType): Promise<Metric[] | null> {
+    return this.#serial(async () => {
+      const target = await this.#ctx.target.read();
+      return gatherMetrics(this.#ctx, target, runType);
+    });
+  }
+
+  /** Runs on the schedule until the signal aborts. A failed run is logged; the loop goes on. */
+  async loop(signal: AbortSignal): Promise<void> {
+    const { interval, startTime } = this.config;
+    const first = firstRunAt(this.#clock.now(), startTime, interval);
+    this.#ctx.log.info(
+      { firstRun: new Date(first).toISOString(), intervalMs: interval },
+      "Autoscaler started",
+    );
+    const stopped = (): boolean => signal.aborted;
+    let next = first;
+    while (!stopped()) {
+      await sleep(this.#clock, Math.max(0, next - this.#clock.now()), signal);
+      if (stopped()) break;
+      await this.run("scaler").catch(() => undefined);
+      next = nextRunAt(this.#clock.now(), first, interval);
+    }
+  }
+
+  async #report(report: RunReport): Promise<void> {
+    await this.#reporter?.report(report, new Date(this.#clock.now()));
+  }
+
+  #logFailure(err: unknown, runType: RunType): void {
+    const log = this.#ctx.log;
+    if (err instanceof StageError) {
+      log.error(
+        { runType, stage: err.stage, ...err.details },
+        `Run failed; the target is left as it is: ${err.message}`,
+      );
+    } else if (err instanceof TargetError) {
+      log.error({ runType, stage: err.step }, `Run failed: ${err.message}`);
+    } else {
+      log.error({ runType, err: err instanceof Error ? err.message : String(err) }, "Run failed");
+    }
+  }
+}
+
+function stepOf(err: Error): "read-target" | "update-scale" | "stage" {
+  return err instanceof TargetError ? err.step : "stage";
+}

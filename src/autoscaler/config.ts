@@ -1,0 +1,276 @@
+// Loads the autoscaler's configuration as the original does: the file (YAML or
+// JSON, first document; path from env configPath, default /config.yaml), then one
+// env var per top-level key overriding it (that is how the operator passes
+// spec.config), then defaults. Unlike the original it validates everything and
+// refuses to start half-configured, naming the key, the value, what was
+// expected, and whether it came from the file or the environment.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { Ajv, type ErrorObject } from "ajv";
+import { configSchema, type ApiConfig, type Behavior, type Method } from "../api/autoscaler-config.ts";
+import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
+
+export const DEFAULT_CONFIG_PATH = "/config.yaml";
+
+/** The configuration with every default applied. */
+export interface Config {
+  scaleTargetRef: ScaleTargetRef;
+  namespace: string;
+  interval: number;
+  minReplicas: number;
+  maxReplicas: number;
+  runMode: "per-pod" | "per-resource";
+  startTime: number;
+  logVerbosity: number;
+  downscaleStabilization: number;
+  apiConfig: ApiConfig & Required<Pick<ApiConfig, "enabled" | "useHTTPS" | "port" | "host">>;
+  metric: Method;
+  evaluate: Method;
+  preMetric?: Method;
+  postMetric?: Method;
+  preEvaluate?: Method;
+  postEvaluate?: Method;
+  preScale?: Method;
+  postScale?: Method;
+  kubernetesMetricSpecs?: Record<string, unknown>[];
+  requireKubernetesMetrics: boolean;
+  initialReadinessDelay: number;
+  cpuInitializationPeriod: number;
+  behavior?: Behavior;
+  /** Folder of the config file: relative paths in methods resolve against it. */
+  configDir: string;
+}
+
+export const DEFAULTS = {
+  namespace: "default",
+  interval: 15_000,
+  minReplicas: 1,
+  maxReplicas: 10,
+  runMode: "per-pod",
+  startTime: 1,
+  logVerbosity: 0,
+  downscaleStabilization: 0,
+  apiConfig: { enabled: true, useHTTPS: false, port: 5000, host: "0.0.0.0", certFile: "", keyFile: "" },
+  requireKubernetesMetrics: false,
+  initialReadinessDelay: 30,
+  cpuInitializationPeriod: 300,
+} as const;
+
+/** Keys whose env value is taken verbatim, and keys parsed as base-10 integers (as the original). */
+const VERBATIM_KEYS = new Set(["namespace", "runMode"]);
+const INTEGER_KEYS = new Set(["interval", "downscaleStabilization"]);
+const KNOWN_KEYS = new Set(Object.keys(configSchema.properties ?? {}));
+
+export type Source = { kind: "file"; path: string } | { kind: "env" } | { kind: "default" };
+
+/** A configuration that cannot work: every problem, each naming key, value and source. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+export interface Loaded {
+  config: Config;
+  /** Where each top-level key came from. */
+  sources: Record<string, Source>;
+  /** Keys nobody reads (typos, most likely): logged as warnings, as the original ignored them. */
+  unknownKeys: string[];
+}
+
+/** Reads the file named by configPath (or the default) and the environment. */
+export function loadConfig(env: NodeJS.ProcessEnv, path = env["configPath"] ?? DEFAULT_CONFIG_PATH): Loaded {
+  return resolveConfig(readConfigFile(path), path, env);
+}
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  if (!existsSync(path))
+    throw new ConfigError([`config file ${path} does not exist (set configPath to another file)`]);
+  const text = readFileSync(path, "utf8");
+  return parseConfigText(text, path);
+}
+
+export function parseConfigText(text: string, path: string): Record<string, unknown> {
+  const [doc] = parseAllDocuments(text);
+  if (!doc || !("errors" in doc)) return {};
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${path}: ${e.message}`));
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ConfigError([`${path}: expected a mapping of config keys, got ${describe(value)}`]);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Applies env overrides and defaults to what the file said, then validates. */
+export function resolveConfig(file: Record<string, unknown>, path: string, env: NodeJS.ProcessEnv): Loaded {
+  const sources: Record<string, Source> = {};
+  const merged: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(file)) {
+    merged[key] = value;
+    sources[key] = { kind: "file", path };
+  }
+  for (const key of KNOWN_KEYS) {
+    const raw = env[key];
+    if (raw === undefined) continue;
+    const parsed = parseEnvValue(key, raw);
+    if ("error" in parsed) problems.push(parsed.error);
+    else merged[key] = parsed.value;
+    sources[key] = { kind: "env" };
+  }
+  const unknownKeys = Object.keys(file).filter((k) => !KNOWN_KEYS.has(k));
+  for (const [key, value] of Object.entries(DEFAULTS)) {
+    if (merged[key] === undefined) {
+      merged[key] = structuredClone(value);
+      sources[key] = { kind: "default" };
+    } else if (key === "apiConfig" && isObject(merged[key])) {
+      // The original replaced the whole object, losing defaults of omitted keys; we keep them.
+      merged[key] = { ...DEFAULTS.apiConfig, ...merged[key] };
+    }
+  }
+  problems.push(...schemaProblems(merged, sources), ...crossFieldProblems(merged));
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = { ...merged, configDir: dirname(resolve(path)) } as unknown as Config;
+  return { config, sources, unknownKeys };
+}
+
+function parseEnvValue(key: string, raw: string): { value: unknown } | { error: string } {
+  if (VERBATIM_KEYS.has(key)) return { value: raw };
+  if (INTEGER_KEYS.has(key)) {
+    if (!/^-?\d+$/.test(raw.trim()))
+      return { error: `${key}: expected a whole number, got "${raw}" (from env var ${key})` };
+    return { value: Number.parseInt(raw, 10) };
+  }
+  try {
+    const [doc] = parseAllDocuments(raw);
+    if (!doc || !("errors" in doc) || doc.errors.length > 0)
+      throw new Error(doc && "errors" in doc ? doc.errors[0]?.message : "empty");
+    return { value: doc.toJS() as unknown };
+  } catch (err) {
+    return {
+      error: `${key}: could not parse "${truncate(raw)}" as YAML or JSON (from env var ${key}): ${String(err)}`,
+    };
+  }
+}
+
+let validator: ReturnType<Ajv["compile"]> | undefined;
+
+function schemaProblems(config: Record<string, unknown>, sources: Record<string, Source>): string[] {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    validator = ajv.compile(configSchema);
+  }
+  if (validator(config)) return [];
+  return collapse(validator.errors ?? []).map((e) => explain(e, config, sources));
+}
+
+/** ajv reports every failed branch of an anyOf; keep the most specific errors. */
+function collapse(errors: ErrorObject[]): ErrorObject[] {
+  const byPath = new Map<string, ErrorObject[]>();
+  for (const e of errors) byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
+  return errors.filter((e) => {
+    if (e.keyword !== "anyOf") return true;
+    // An anyOf error adds nothing when a branch's own error at a deeper path says more.
+    return ![...byPath.keys()].some((p) => p.startsWith(`${e.instancePath}/`));
+  });
+}
+
+function explain(
+  error: ErrorObject,
+  config: Record<string, unknown>,
+  sources: Record<string, Source>,
+): string {
+  const segments = error.instancePath.split("/").slice(1);
+  const top = segments[0] ?? (error.params as { missingProperty?: string }).missingProperty ?? "";
+  const key = [
+    ...segments,
+    ...(error.keyword === "required" ? [(error.params as { missingProperty: string }).missingProperty] : []),
+  ]
+    .join(".")
+    .replace(/\.(\d+)(?=\.|$)/g, "[$1]");
+  const from = sourceText(top, sources[top]);
+  if (error.keyword === "required") return `${key}: required but not set${from}${hint(key)}`;
+  const value = valueAt(config, segments);
+  return `${key}: ${error.message ?? "is invalid"}${expected(error)}, got ${describe(value)}${from}`;
+}
+
+function expected(error: ErrorObject): string {
+  const p = error.params as { allowedValues?: unknown[] };
+  return p.allowedValues ? ` (${p.allowedValues.map((v) => JSON.stringify(v)).join(", ")})` : "";
+}
+
+function sourceText(key: string, source: Source | undefined): string {
+  if (!source) return "";
+  if (source.kind === "env") return ` (from env var ${key})`;
+  if (source.kind === "file") return ` (in ${source.path})`;
+  return "";
+}
+
+function hint(key: string): string {
+  if (key === "scaleTargetRef") {
+    return "; the operator sets it from the CPA's spec.scaleTargetRef, or set it in the file or the env var scaleTargetRef";
+  }
+  return "";
+}
+
+function crossFieldProblems(config: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const { minReplicas, maxReplicas } = config;
+  if (typeof minReplicas === "number" && typeof maxReplicas === "number" && minReplicas > maxReplicas) {
+    problems.push(`minReplicas (${minReplicas}) must not be greater than maxReplicas (${maxReplicas})`);
+  }
+  const stabilization = config["downscaleStabilization"];
+  if (isObject(config["behavior"]) && typeof stabilization === "number" && stabilization > 0) {
+    problems.push(
+      "downscaleStabilization and behavior are both set: with behavior, use behavior.scaleDown.stabilizationWindowSeconds instead",
+    );
+  }
+  for (const stage of [
+    "metric",
+    "evaluate",
+    "preMetric",
+    "postMetric",
+    "preEvaluate",
+    "postEvaluate",
+    "preScale",
+    "postScale",
+  ]) {
+    const method = config[stage];
+    if (!isObject(method) || typeof method["type"] !== "string") continue;
+    const type = method["type"];
+    if (["shell", "http", "module"].includes(type) && method[type] === undefined) {
+      problems.push(`${stage}: type is "${type}" but the "${type}" block is missing`);
+    }
+  }
+  return problems;
+}
+
+function valueAt(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const seg of path) {
+    if (!isObject(cur) && !Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value);
+  return truncate(text);
+}
+
+function truncate(text: string, max = 120): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

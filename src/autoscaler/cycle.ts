@@ -1,0 +1,194 @@
+// One autoscaler run, in the original's order: read the target, gather metrics
+// (with hooks), evaluate (with hooks), decide, run the scale hooks, and write
+// /scale only when the decision differs from the current replicas.
+import type { Logger } from "pino";
+import type { Config } from "./config.ts";
+import { decide, recordScale, type Decision, type History } from "./decide/decide.ts";
+import type { Evaluation, Metric, RunType } from "./stage-types.ts";
+import { StageError, type Stages } from "./stages.ts";
+import type { TargetClient, TargetState } from "./target.ts";
+
+export interface CycleContext {
+  config: Config;
+  target: TargetClient;
+  stages: Stages;
+  log: Logger;
+  now: () => number;
+}
+
+export interface CycleOutcome {
+  target: TargetState;
+  metrics: Metric[] | null;
+  evaluation: Evaluation;
+  decision: Decision;
+  /** Whether /scale was written. */
+  scaled: boolean;
+}
+
+/** Reading the target or writing its /scale failed; the message says which. */
+export class TargetError extends Error {
+  override readonly name = "TargetError";
+  readonly step: "read-target" | "update-scale";
+  constructor(step: "read-target" | "update-scale", message: string, cause: unknown) {
+    super(message, { cause });
+    this.step = step;
+  }
+}
+
+/** What one run leaves behind for the next: the decision history. */
+export interface CycleState {
+  history: History;
+}
+
+/** The metric stage: once for the target, or once per pod the target's selector picks. */
+export async function gatherMetrics(
+  ctx: CycleContext,
+  target: TargetState,
+  runType: RunType,
+): Promise<Metric[] | null> {
+  const { stages, config } = ctx;
+  const resource = target.object;
+  await stages.run("preMetric", { resource, runType });
+  let metrics: Metric[] | null;
+  if (config.runMode === "per-resource") {
+    const value = await stages.run("metric", { resource, runType });
+    metrics = [metric(target.object.metadata?.name ?? config.scaleTargetRef.name, value)];
+  } else {
+    const pods = await ctx.target.pods(target.selector);
+    metrics = null;
+    // Sequential, as the original: user scripts may not expect to run concurrently.
+    for (const pod of pods) {
+      const value = await stages.run("metric", { resource: pod, runType });
+      (metrics ??= []).push(metric(pod.metadata?.name ?? "", value));
+    }
+  }
+  await stages.run("postMetric", { resource, runType, metrics });
+  return metrics;
+}
+
+function metric(resource: string, value: string | undefined): Metric {
+  return value ? { resource, value } : { resource };
+}
+
+/** The evaluate stage; its output must be JSON {"targetReplicas": <whole number >= 0>}. */
+export async function evaluate(
+  ctx: CycleContext,
+  target: TargetState,
+  metrics: Metric[] | null,
+  runType: RunType,
+): Promise<Evaluation> {
+  const input = { metrics, resource: target.object, runType };
+  await ctx.stages.run("preEvaluate", input);
+  const output = (await ctx.stages.run("evaluate", input)) ?? "";
+  const evaluation = parseEvaluation(output);
+  await ctx.stages.run("postEvaluate", { ...input, evaluation });
+  return evaluation;
+}
+
+/**
+ * The original treated a missing targetReplicas as 0, which scales the target
+ * down to minReplicas on a typo. We refuse output we cannot read instead, and
+ * leave the target as it is.
+ */
+export function parseEvaluation(output: string): Evaluation {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(output);
+  } catch {
+    throw new StageError(
+      "evaluate",
+      `output is not JSON: expected {"targetReplicas": <number>}, got ${quote(output)}`,
+    );
+  }
+  const target =
+    typeof parsed === "object" && parsed !== null
+      ? (parsed as Record<string, unknown>)["targetReplicas"]
+      : undefined;
+  if (typeof target !== "number" || !Number.isInteger(target) || target < 0) {
+    throw new StageError(
+      "evaluate",
+      `output has no usable targetReplicas (a whole number >= 0): got ${quote(output)}`,
+    );
+  }
+  return { targetReplicas: target };
+}
+
+function quote(text: string): string {
+  const t = text.trim();
+  return t ? JSON.stringify(t.length > 300 ? `${t.slice(0, 300)}…` : t) : "no output";
+}
+
+/** A full run. Throws StageError or a Kubernetes API error; the target is then left as it is. */
+export async function runCycle(
+  ctx: CycleContext,
+  state: CycleState,
+  runType: RunType,
+  dryRun = false,
+): Promise<CycleOutcome> {
+  const { config, log } = ctx;
+  const ref = config.scaleTargetRef;
+  const target = await ctx.target.read().catch((err: unknown) => {
+    throw new TargetError("read-target", `could not read ${ref.kind} ${ref.name}: ${errorText(err)}`, err);
+  });
+  const metrics = await gatherMetrics(ctx, target, runType);
+  const evaluation = await evaluate(ctx, target, metrics, runType);
+  const now = ctx.now();
+  const decision = decide({
+    evaluation: evaluation.targetReplicas,
+    current: target.current,
+    minReplicas: config.minReplicas,
+    maxReplicas: config.maxReplicas,
+    now,
+    downscaleStabilizationSeconds: config.downscaleStabilization,
+    ...(config.behavior ? { behavior: config.behavior } : {}),
+    history: state.history,
+  });
+  log.info(
+    {
+      runType,
+      metrics: metrics?.map((m) => ({ resource: m.resource, value: m.value })) ?? null,
+      evaluation: evaluation.targetReplicas,
+      current: target.current,
+      desired: decision.replicas,
+      reason: decision.reason,
+    },
+    decision.scale
+      ? `Scaling ${config.scaleTargetRef.kind}/${config.scaleTargetRef.name} to ${decision.replicas}`
+      : "Evaluated",
+  );
+  if (dryRun) return { target, metrics, evaluation, decision, scaled: false };
+  state.history = decision.history;
+  // A disabled run (the target at 0 with minReplicas above 0) runs no scale hooks, as the original.
+  if (target.current === 0 && config.minReplicas !== 0)
+    return { target, metrics, evaluation, decision, scaled: false };
+  const hookInput = {
+    evaluation: { targetReplicas: decision.replicas },
+    resource: target.object,
+    scaleTargetRef: config.scaleTargetRef,
+    namespace: config.namespace,
+    minReplicas: config.minReplicas,
+    maxReplicas: config.maxReplicas,
+    targetReplicas: evaluation.targetReplicas,
+    currentReplicas: target.current,
+    runType,
+  };
+  await ctx.stages.run("preScale", hookInput);
+  let scaled = false;
+  if (decision.scale) {
+    await ctx.target.scale(target.resource, decision.replicas).catch((err: unknown) => {
+      throw new TargetError(
+        "update-scale",
+        `could not scale ${ref.kind} ${ref.name}: ${errorText(err)}`,
+        err,
+      );
+    });
+    state.history = recordScale(state.history, now, target.current, decision.replicas);
+    scaled = true;
+  }
+  await ctx.stages.run("postScale", hookInput);
+  return { target, metrics, evaluation, decision, scaled };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,25 @@
+// One place that maps a method's `type` to the runner that carries it out.
+import { DEFAULT_METHOD_TIMEOUT_MS, type Method } from "../../api/autoscaler-config.ts";
+import { httpRunner } from "./http.ts";
+import type { RunnerContext, StageRunner } from "./method.ts";
+import { moduleRunner } from "./module.ts";
+import { shellRunner } from "./shell.ts";
+
+export function createRunner(method: Method, ctx: RunnerContext): StageRunner {
+  const timeout = method.timeout ?? DEFAULT_METHOD_TIMEOUT_MS;
+  switch (method.type) {
+    case "shell":
+      return shellRunner(block(method, "shell"), timeout, method.logStderr ?? false, ctx);
+    case "http":
+      return httpRunner(block(method, "http"), timeout, ctx);
+    case "module":
+      return moduleRunner(block(method, "module"), timeout, ctx);
+  }
+}
+
+/** The schema cannot tie `type` to its block, so a missing block is caught here. */
+function block<K extends Method["type"]>(method: Method, key: K): NonNullable<Method[K]> {
+  const value = method[key];
+  if (value === undefined) throw new Error(`type is "${method.type}" but the "${key}" block is missing`);
+  return value;
+}

@@ -1,0 +1,154 @@
+// The shell method: runs a program with the stage's JSON on stdin and takes what
+// it prints on stdout, as the original runtime does. No shell is implied: the
+// entrypoint is executed directly with `command` as its arguments.
+import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
+import type { ShellConfig } from "../../api/autoscaler-config.ts";
+import { MethodError, type RunnerContext, type StageRunner } from "./method.ts";
+
+/** Output beyond this is dropped, so a runaway script cannot exhaust our memory. */
+const MAX_CAPTURE_BYTES = 1024 * 1024;
+/** How much of stderr goes into an error message; the full capture is in the details. */
+const MESSAGE_STDERR_CHARS = 1000;
+
+export function shellRunner(
+  config: ShellConfig,
+  timeoutMs: number,
+  logStderr: boolean,
+  ctx: RunnerContext,
+): StageRunner {
+  const [entrypoint, args] = commandLine(config);
+  const name = [entrypoint, ...args].join(" ");
+
+  return {
+    run(input, signal) {
+      return new Promise<string>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(abortReason(signal));
+          return;
+        }
+        // detached puts the child in a process group of its own, so a timeout can
+        // kill everything it started too, not just the direct child.
+        const child = spawn(entrypoint, args, { detached: true, stdio: ["pipe", "pipe", "pipe"] });
+        const stdout = capture(child.stdout);
+        const stderr = capture(child.stderr);
+
+        const timer = setTimeout(() => {
+          killGroup();
+          fail(new MethodError("timeout", `${name} did not finish within ${timeoutMs} ms and was killed`));
+        }, timeoutMs);
+        signal?.addEventListener("abort", onAbort, { once: true });
+
+        function killGroup(): void {
+          if (child.pid === undefined) return;
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {
+            // ESRCH: the group is already gone.
+          }
+        }
+        function onAbort(): void {
+          killGroup();
+          fail(abortReason(signal));
+        }
+        function cleanUp(): void {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+        }
+        function fail(err: Error): void {
+          cleanUp();
+          reject(err);
+        }
+
+        child.on("error", (err: NodeJS.ErrnoException) => {
+          fail(new MethodError("spawn", `could not run ${entrypoint}: ${spawnReason(err)}`, {}, err));
+        });
+        child.on("close", (code, killedBy) => {
+          const err = stderr.text();
+          if (code === 0) {
+            cleanUp();
+            if (stdout.truncated) {
+              ctx.log.warn(
+                { command: name, limitBytes: MAX_CAPTURE_BYTES },
+                "Shell command output truncated",
+              );
+            }
+            if (logStderr && err !== "") ctx.log.info({ command: name, stderr: err }, "Shell command stderr");
+            resolve(stdout.text());
+          } else if (code !== null) {
+            fail(
+              new MethodError("exit", `${name} exited with code ${code}${excerpt(err)}`, {
+                exitCode: code,
+                stderr: err,
+              }),
+            );
+          } else {
+            const sig = killedBy ?? "a signal";
+            fail(
+              new MethodError("signal", `${name} was killed by ${sig}${excerpt(err)}`, {
+                signal: sig,
+                stderr: err,
+              }),
+            );
+          }
+        });
+
+        // A script that never reads stdin closes the pipe before we finish writing
+        // (EPIPE); that is fine on its own, and its exit status tells the rest.
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(input);
+      });
+    },
+  };
+}
+
+/** The current form is {entrypoint, command}; an older guide used one string, split on spaces. */
+function commandLine(config: ShellConfig): [string, string[]] {
+  if (typeof config !== "string") return [config.entrypoint, config.command ?? []];
+  const [entrypoint = "", ...args] = config.trim().split(/\s+/);
+  return [entrypoint, args];
+}
+
+function capture(stream: Readable): { text(): string; readonly truncated: boolean } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let truncated = false;
+  stream.on("data", (chunk: Buffer) => {
+    const room = MAX_CAPTURE_BYTES - size;
+    if (chunk.length > room) truncated = true;
+    if (room <= 0) return;
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    chunks.push(kept);
+    size += kept.length;
+  });
+  return {
+    text: () => Buffer.concat(chunks).toString("utf8"),
+    get truncated() {
+      return truncated;
+    },
+  };
+}
+
+/** The end of stderr is where interpreters put the actual error (a traceback's last line). */
+function excerpt(stderr: string): string {
+  const text = stderr.trim();
+  if (text === "") return " (no stderr)";
+  return `: ${text.length > MESSAGE_STDERR_CHARS ? `…${text.slice(-MESSAGE_STDERR_CHARS)}` : text}`;
+}
+
+function spawnReason(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case "ENOENT":
+      return "no such program (not found on PATH, or the file does not exist)";
+    case "EACCES":
+      return "permission denied (is it executable?)";
+    default:
+      return err.message;
+  }
+}
+
+/** Aborting rejects with the signal's reason, as fetch and child_process do. */
+function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error("the run was aborted", { cause: reason });
+}

@@ -1,0 +1,95 @@
+// What each stage receives and returns: the JSON the original runtime pipes to
+// user scripts (key names exactly as it spells them), and the signatures of
+// in-process module functions that take the same input as an object.
+
+/** Why this run happened. */
+export type RunType = "scaler" | "api" | "api_dry_run";
+
+/** A Kubernetes object as the API returned it (the target, or a Pod in per-pod mode). */
+export type Resource = Record<string, unknown> & {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
+};
+
+/** Input of the metric stage (and of preMetric, which gets the target even in per-pod mode). */
+export interface MetricInput {
+  /** The target, or in per-pod mode the one Pod this call is about. */
+  resource: Resource;
+  runType: RunType;
+  /** Present when kubernetesMetricSpecs is configured: HPA-style results, numbers in milli-units. */
+  kubernetesMetrics?: unknown[];
+}
+
+/** One metric: the output of one metric-stage call. */
+export interface Metric {
+  /** Name of the target (per-resource) or of the Pod (per-pod). */
+  resource: string;
+  /** The stage's raw output; omitted when it printed nothing. */
+  value?: string;
+}
+
+/** Input of the evaluate stage and its pre hook. Kubernetes metrics are not forwarded. */
+export interface EvaluateInput {
+  /** null in per-pod mode when the selector matched no pods. */
+  metrics: Metric[] | null;
+  /** The target. */
+  resource: Resource;
+  runType: RunType;
+}
+
+/** What the evaluate stage must print (as JSON) or return. */
+export interface Evaluation {
+  /** Desired replicas before clamping to [minReplicas, maxReplicas]. */
+  targetReplicas: number;
+}
+
+/** Input of the postEvaluate hook. */
+export type PostEvaluateInput = EvaluateInput & {
+  /** What the evaluate stage returned. */
+  evaluation: Evaluation;
+};
+
+/** Input of the preScale and postScale hooks. */
+export interface ScaleHookInput {
+  /** The final decision, after clamping and stabilisation. */
+  evaluation: Evaluation;
+  /** The target. */
+  resource: Resource;
+  scaleTargetRef: { kind: string; name: string; apiVersion?: string };
+  namespace: string;
+  minReplicas: number;
+  maxReplicas: number;
+  /** What the evaluate stage asked for, before the decision (0 for API-driven runs in the original). */
+  targetReplicas: number;
+  /** Replicas in /scale when the run started; the original documented it but never sent it. */
+  currentReplicas: number;
+  runType: RunType;
+}
+
+/** The second argument of every module function. */
+export interface StageOptions {
+  /** Aborted at the stage's timeout or on shutdown: in-process code cannot be killed, so honour it. */
+  signal: AbortSignal;
+}
+
+/** A metric function: its result becomes the metric's value (a number is sent as its JSON text). */
+export type MetricFunction = (
+  input: MetricInput,
+  options: StageOptions,
+) => string | number | Promise<string | number>;
+
+/** An evaluate function. */
+export type EvaluateFunction = (
+  input: EvaluateInput,
+  options: StageOptions,
+) => Evaluation | Promise<Evaluation>;
+
+/** A hook (preMetric, postEvaluate, preScale...): its result is ignored. */
+export type HookFunction<I> = (input: I, options: StageOptions) => void | Promise<void>;

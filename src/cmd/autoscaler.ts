@@ -1,0 +1,97 @@
+// `cpa autoscaler`: the program inside the autoscaler Pod (the image's default
+// command). Reads the config file and env, then runs the loop and the REST API.
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { assemble, loadKubeConfig } from "../autoscaler/assemble.ts";
+import { startApiServer } from "../autoscaler/api.ts";
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../autoscaler/config.ts";
+import { createLogger } from "../lib/log.ts";
+import { autoscalerMetrics, instrumentKubeRequests, newRegistry } from "../lib/metrics.ts";
+import { UsageError } from "./flags.ts";
+
+export async function runAutoscalerCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        config: { type: "string" },
+        kubeconfig: { type: "string" },
+        "log-level": { type: "string" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const env = process.env;
+  const log = createLogger("cpa-autoscaler", values["log-level"] ?? env["LOG_LEVEL"] ?? "info");
+  const path = values.config ?? env["configPath"] ?? DEFAULT_CONFIG_PATH;
+  let loaded;
+  try {
+    loaded = loadConfig(env, path);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    log.fatal({ config: path, problems: err.problems }, "Invalid configuration; not starting");
+    process.stderr.write(`cpa autoscaler: ${err.message}\n`);
+    return 1;
+  }
+  const { config } = loaded;
+  if (loaded.unknownKeys.length > 0) {
+    log.warn({ keys: loaded.unknownKeys, config: path }, "Unknown configuration keys are ignored (typos?)");
+  }
+  const registry = newRegistry();
+  const metrics = autoscalerMetrics(registry);
+  let assembled;
+  try {
+    assembled = await assemble({
+      config,
+      kc: loadKubeConfig(values.kubeconfig),
+      log,
+      cpaName: env["CPA_NAME"],
+      metrics,
+      instance: hostname(),
+    });
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, "Could not start the autoscaler");
+    return 1;
+  }
+  instrumentKubeRequests(registry, assembled.http);
+  const { autoscaler } = assembled;
+  const server = config.apiConfig.enabled
+    ? await startApiServer({
+        autoscaler,
+        config,
+        registry,
+        log,
+        // Unhealthy once no run has finished for five intervals (the loop is stuck).
+        isHealthy: () => {
+          const last = autoscaler.lastRunAt;
+          return last === undefined || Date.now() - last < 5 * config.interval + 60_000;
+        },
+      })
+    : undefined;
+  const stop = new AbortController();
+  const onSignal = (signal: string): void => {
+    log.info({ signal }, "Shutting down");
+    stop.abort();
+  };
+  process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
+  log.info(
+    {
+      target: `${config.scaleTargetRef.kind}/${config.scaleTargetRef.name}`,
+      namespace: config.namespace,
+      runMode: config.runMode,
+      minReplicas: config.minReplicas,
+      maxReplicas: config.maxReplicas,
+    },
+    "Starting autoscaler",
+  );
+  try {
+    await autoscaler.loop(stop.signal);
+  } finally {
+    server?.close();
+    await assembled.stages.close();
+  }
+  return 0;
+}

@@ -1,0 +1,132 @@
+// `cpa run`: runs an autoscaler from a local config.yaml against the current
+// kubeconfig, without building an image, printing each stage's input and output.
+// The edit-run loop of an autoscaler author.
+import { parseArgs } from "node:util";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { assemble, loadKubeConfig } from "../autoscaler/assemble.ts";
+import { ConfigError, loadConfig } from "../autoscaler/config.ts";
+import type { StageName } from "../autoscaler/stages.ts";
+import { Discovery } from "../kube/discovery.ts";
+import { KubeHttp } from "../kube/http.ts";
+import { createLogger } from "../lib/log.ts";
+import { UsageError } from "./flags.ts";
+
+export interface RunIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: RunIo = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      options: {
+        config: { type: "string", default: "config.yaml" },
+        target: { type: "string" },
+        namespace: { type: "string", short: "n" },
+        kubeconfig: { type: "string" },
+        once: { type: "boolean", default: false },
+        "dry-run": { type: "boolean", default: false },
+        "log-level": { type: "string", default: "warn" },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** The env the config is loaded from: the process's, plus --namespace and --target. */
+async function runEnv(values: ReturnType<typeof parse>, kc: KubeConfig): Promise<NodeJS.ProcessEnv> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const namespace =
+    values.namespace ?? env["namespace"] ?? kc.getContextObject(kc.getCurrentContext())?.namespace;
+  if (namespace) env["namespace"] = namespace;
+  if (values.target) {
+    const [type, name] = values.target.split("/");
+    if (!type || !name)
+      throw new UsageError(`--target: expected TYPE/NAME (e.g. deployment/web), got "${values.target}"`);
+    const resource = await new Discovery(new KubeHttp(kc)).lookup(type);
+    const apiVersion = resource.group ? `${resource.group}/${resource.version}` : resource.version;
+    env["scaleTargetRef"] = JSON.stringify({ kind: resource.kind, name, apiVersion });
+  }
+  return env;
+}
+
+export async function runRun(args: string[], io: RunIo = processIo): Promise<number> {
+  const values = parse(args);
+  const kc = loadKubeConfig(values.kubeconfig);
+  const env = await runEnv(values, kc);
+  let loaded;
+  try {
+    loaded = loadConfig(env, values.config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`${values.config}: ${err.message}\n`);
+    return 1;
+  }
+  const { config } = loaded;
+  // `cpa run` is for trying things: the REST API stays off and no status is reported.
+  config.apiConfig = { ...config.apiConfig, enabled: false };
+  const log = createLogger("cpa-run", values["log-level"]);
+  const { autoscaler, stages } = await assemble({ config, kc, log });
+  const dryRun = values["dry-run"];
+  io.out(
+    `Autoscaling ${config.scaleTargetRef.kind}/${config.scaleTargetRef.name} in ${config.namespace} ` +
+      `(${config.runMode}, min ${config.minReplicas}, max ${config.maxReplicas}${dryRun ? ", dry run: nothing is scaled" : ""})\n`,
+  );
+  stages.observe(({ stage, input, output, error, seconds }) => {
+    io.out(`\n── ${stage} (${(seconds * 1000).toFixed(0)} ms)\n   input:  ${shorten(input)}\n`);
+    if (error) io.out(`   FAILED: ${error.message}\n`);
+    else io.out(`   output: ${output === undefined || output === "" ? "(empty)" : shorten(output)}\n`);
+  });
+  const once = async (): Promise<boolean> => {
+    try {
+      const outcome = await autoscaler.run("scaler", dryRun);
+      const d = outcome.decision;
+      const verb = outcome.scaled ? "scaled" : dryRun && d.scale ? "would scale" : "no change";
+      io.out(
+        `\n=> current ${outcome.target.current}, evaluated ${outcome.evaluation.targetReplicas}, desired ${d.replicas}: ${verb} (${d.reason})\n`,
+      );
+      return true;
+    } catch (err) {
+      io.out(
+        `\n=> run failed, the target is left as it is: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+      return false;
+    }
+  };
+  try {
+    if (values.once) return (await once()) ? 0 : 1;
+    const stop = new AbortController();
+    process.once("SIGINT", () => {
+      stop.abort();
+    });
+    io.out(`Running every ${config.interval} ms; Ctrl-C to stop.\n`);
+    while (!stop.signal.aborted) {
+      await once();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, config.interval);
+        stop.signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return 0;
+  } finally {
+    await stages.close();
+  }
+}
+
+function shorten(text: string, max = 400): string {
+  const oneLine = text.replace(/\s*\n\s*/g, " ");
+  return oneLine.length > max ? `${oneLine.slice(0, max)}… (${oneLine.length} chars)` : oneLine;
+}
+
+export type { StageName };

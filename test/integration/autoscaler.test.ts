@@ -1,0 +1,354 @@
+// The autoscaler runtime on the real control plane. Each autoscaler runs as the
+// Pod the operator provisioned would: with that Pod's env, the image's files at
+// their paths, and only the provisioned ServiceAccount's rights.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test, type TestContext } from "node:test";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
+import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
+import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { runPodLocally, type ImageFiles } from "../support/pod-runner.ts";
+import { cleanupOf, freePort, repoFile, runCpa, startOperator } from "../support/processes.ts";
+import { seedGuide } from "../support/seed-guide.ts";
+
+const admin = adminConfig();
+const core = admin.makeApiClient(CoreV1Api);
+const apps = admin.makeApiClient(AppsV1Api);
+const custom = admin.makeApiClient(CustomObjectsApi);
+const seed = seedGuide();
+const NAME = "python-custom-autoscaler";
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of cleanups) await fn();
+});
+
+before(async () => {
+  const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
+  assert.equal(res.code, 0, res.stderr);
+  await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
+  await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+  await startOperator((fn) => {
+    cleanups.push(fn);
+  });
+});
+
+async function apply(namespace: string, manifest: string): Promise<void> {
+  const res = await kubectl(["apply", "-n", namespace, "-f", "-"], manifest);
+  assert.equal(res.code, 0, res.stderr);
+}
+
+/** The seed guide's cpa.yaml with its config entries replaced (the guide's interval is 10 s). */
+function cpaWithConfig(config: Record<string, string>): string {
+  const entries = Object.entries(config)
+    .map(([name, value]) => `    - name: ${name}\n      value: ${JSON.stringify(value)}\n`)
+    .join("");
+  return seed.cpaYaml.replace(/ {2}config:\n[\s\S]*$/, `  config:\n${entries}`);
+}
+
+async function replicas(namespace: string, name = "hello-kubernetes"): Promise<number | undefined> {
+  return (await apps.readNamespacedDeploymentScale({ name, namespace })).spec?.replicas;
+}
+
+async function reachReplicas(namespace: string, want: number, timeoutMs = 30_000): Promise<void> {
+  await eventually(
+    `hello-kubernetes at ${want} replicas`,
+    async () => ((await replicas(namespace)) === want ? true : undefined),
+    timeoutMs,
+  );
+}
+
+/** Applies the CPA, waits for the operator's Pod, and runs it as the kubelet would, with these image files. */
+async function startAutoscaler(t: TestContext, namespace: string, cpaYaml: string, files: ImageFiles) {
+  await apply(namespace, cpaYaml);
+  const pod = await eventually("the operator to provision the autoscaler Pod", async () => {
+    const p: V1Pod = await core.readNamespacedPod({ name: NAME, namespace });
+    return p.status?.phase === "Running" ? p : undefined;
+  });
+  return runPodLocally(cleanupOf(t), pod, files);
+}
+
+const seedFiles = (evaluatePy = seed.evaluatePy): ImageFiles => ({
+  "/config.yaml": seed.configYaml,
+  "/metric.py": seed.metricPy,
+  "/evaluate.py": evaluatePy,
+});
+
+function readFileSafe(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+async function getCpa(namespace: string): Promise<CustomPodAutoscaler> {
+  return (await custom.getNamespacedCustomObject({
+    group: "custompodautoscaler.com",
+    version: "v1",
+    namespace,
+    plural: "custompodautoscalers",
+    name: NAME,
+  })) as CustomPodAutoscaler;
+}
+
+describe("the seed guide's autoscaler, unchanged", () => {
+  test("scales hello-kubernetes to its numPods label, 1 to 3, then to 5 after relabelling", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml);
+    assert.equal(await replicas(namespace), 1);
+    const autoscaler = await startAutoscaler(t, namespace, cpaWithConfig({ interval: "1000" }), seedFiles());
+    await reachReplicas(namespace, 3);
+
+    const relabel = await kubectl([
+      "label",
+      "deployment/hello-kubernetes",
+      "-n",
+      namespace,
+      "numPods=5",
+      "--overwrite",
+    ]);
+    assert.equal(relabel.code, 0, relabel.stderr);
+    await reachReplicas(namespace, 5);
+
+    const status = await eventually("the status to show 5", async () => {
+      const s = (await getCpa(namespace)).status;
+      return s?.desiredReplicas === 5 && s.currentReplicas === 5 ? s : undefined;
+    });
+    assert.ok(status.lastScaleTime, "no lastScaleTime");
+    assert.equal(status.decision?.evaluation, 5);
+    const conditions = Object.fromEntries(
+      (status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]),
+    );
+    assert.equal(conditions["AbleToScale"]?.startsWith("True/"), true);
+    assert.equal(conditions["ScalingActive"], "True/ValidMetricFound");
+    assert.equal(conditions["ScalingLimited"], "False/DesiredWithinRange");
+    assert.equal(
+      conditions["Ready"],
+      "True/AutoscalerRunning",
+      "the operator's conditions must survive the autoscaler's writes",
+    );
+    const events = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.name=${NAME}`,
+    });
+    assert.ok(
+      events.items.some((e) => e.reason === "SuccessfulRescale" && e.message?.startsWith("New size: 5")),
+    );
+    const columns = await kubectl(["get", "cpa", NAME, "-n", namespace]);
+    assert.match(columns.stdout, new RegExp(`${NAME}\\s+Deployment/hello-kubernetes\\s+5\\s+5\\s+True`));
+    assert.equal(autoscaler.child.exitCode, null, `the autoscaler exited:\n${autoscaler.output()}`);
+  });
+
+  test("a metric script that fails leaves the target as it is, logs its stderr, and the loop goes on", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml.replace('    numPods: "3"\n', '    other: "x"\n'));
+    const autoscaler = await startAutoscaler(t, namespace, cpaWithConfig({ interval: "500" }), seedFiles());
+    await eventually("a logged metric failure", () =>
+      autoscaler.output().includes("No 'numPods' label on resource being managed") ? true : undefined,
+    );
+    assert.equal(await replicas(namespace), 1);
+    const cond = await eventually("ScalingActive=False", async () => {
+      const c = (await getCpa(namespace)).status?.conditions?.find((x) => x.type === "ScalingActive");
+      return c?.status === "False" ? c : undefined;
+    });
+    assert.equal(cond.reason, "FailedGetMetrics");
+    await kubectl(["label", "deployment/hello-kubernetes", "-n", namespace, "numPods=2"]);
+    await reachReplicas(namespace, 2);
+  });
+});
+
+describe("runtime behaviour", () => {
+  const shellMethod = (script: string, timeout = 2000) =>
+    JSON.stringify({ type: "shell", timeout, shell: { entrypoint: "/bin/sh", command: ["-c", script] } });
+
+  test("per-pod mode feeds one pod per call and gets one metric per pod", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml.replace("replicas: 1", "replicas: 3"));
+    await reachReplicas(namespace, 3);
+    await eventually("3 pods", async () =>
+      (await core.listNamespacedPod({ namespace, labelSelector: "app=hello-kubernetes" })).items.length === 3
+        ? true
+        : undefined,
+    );
+    // The metric prints the pod's name; the evaluator counts the metrics and adds one.
+    const metric = shellMethod(
+      `python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["resource"]["kind"] + ":" + d["resource"]["metadata"]["name"], end="")'`,
+    );
+    const evaluate = shellMethod(
+      `python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["metrics"]; assert all(x["value"].startswith("Pod:") for x in m); print(json.dumps({"targetReplicas": len(m)+1}))'`,
+    );
+    await startAutoscaler(
+      t,
+      namespace,
+      cpaWithConfig({ interval: "500", runMode: "per-pod", metric, evaluate, maxReplicas: "4" }),
+      {
+        "/config.yaml": "{}\n",
+      },
+    );
+    await reachReplicas(namespace, 4);
+    const status = await eventually("the decision", async () => {
+      const s = (await getCpa(namespace)).status;
+      return s?.decision?.evaluation === 5 ? s : undefined;
+    });
+    assert.equal(status.desiredReplicas, 4, "clamped to maxReplicas");
+    const limited = status.conditions?.find((c) => c.type === "ScalingLimited");
+    assert.equal(`${limited?.status}/${limited?.reason}`, "True/TooManyReplicas");
+  });
+
+  test("downscale stabilisation holds a scale-down inside its window and releases it after", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml);
+    // The evaluator answers whatever this file says.
+    const wanted = join(mkdtempSync(join(tmpdir(), "cpa-stab-")), "target");
+    writeFileSync(wanted, "4");
+    const metric = shellMethod("echo -n 0");
+    const evaluate = shellMethod(`echo "{\\"targetReplicas\\": $(cat ${wanted})}"`);
+    await startAutoscaler(
+      t,
+      namespace,
+      cpaWithConfig({
+        interval: "300",
+        runMode: "per-resource",
+        metric,
+        evaluate,
+        downscaleStabilization: "3",
+      }),
+      { "/config.yaml": "{}\n" },
+    );
+    await reachReplicas(namespace, 4);
+    writeFileSync(wanted, "1");
+    const lowered = Date.now();
+    const held = await eventually("a decision held by stabilisation", async () => {
+      const d = (await getCpa(namespace)).status?.decision;
+      return d?.evaluation === 1 && d.desired === 4 ? d : undefined;
+    });
+    assert.match(held.reason ?? "", /stabili[sz]ation/);
+    assert.equal(await replicas(namespace), 4, "scaled down inside the stabilisation window");
+    await reachReplicas(namespace, 1, 15_000);
+    assert.ok(Date.now() - lowered >= 2500, "released before the window passed");
+  });
+
+  test("a hanging script is killed at its timeout, with its children, and the next run goes ahead", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml);
+    // The first call hangs in a grandchild `sleep`, recording its pid; later calls answer.
+    const marker = join(mkdtempSync(join(tmpdir(), "cpa-hang-")), "pid");
+    const metric = shellMethod(
+      `if [ ! -e ${marker} ]; then sleep 600 & echo $! > ${marker}; wait; fi; echo -n 2`,
+      700,
+    );
+    const evaluate = shellMethod(`echo '{"targetReplicas": 2}'`);
+    const autoscaler = await startAutoscaler(
+      t,
+      namespace,
+      cpaWithConfig({ interval: "500", runMode: "per-resource", metric, evaluate }),
+      {
+        "/config.yaml": "{}\n",
+      },
+    );
+    await reachReplicas(namespace, 2);
+    assert.match(autoscaler.output(), /did not finish within 700 ms and was killed/);
+    const pid = Number(readFileSync(marker, "utf8").trim());
+    // Killed means gone or a zombie waiting for init to reap it (state Z).
+    await eventually(
+      `the hung script's child (pid ${pid}) to be killed`,
+      () => {
+        const stat = readFileSafe(`/proc/${pid}/stat`);
+        return stat === undefined || stat.includes(" Z ") ? true : undefined;
+      },
+      5_000,
+    );
+  });
+});
+
+describe("configuration errors", () => {
+  test("an invalid config exits non-zero with a message naming the key", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml);
+    const autoscaler = await startAutoscaler(t, namespace, cpaWithConfig({ interval: "0" }), seedFiles());
+    const code = await autoscaler.exited;
+    assert.notEqual(code, 0);
+    assert.match(autoscaler.output(), /interval: must be >= 1, got 0 \(from env var interval\)/);
+  });
+});
+
+describe("the REST API", () => {
+  test("dry-run evaluation changes nothing; a real one scales through the same decision path", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml);
+    const port = await freePort();
+    const apiConfig = JSON.stringify({ enabled: true, host: "127.0.0.1", port });
+    await startAutoscaler(t, namespace, cpaWithConfig({ interval: "3600000", apiConfig }), seedFiles());
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    await eventually("the API", async () =>
+      (await fetch(`${base}/metrics?dry_run=true`).catch(() => undefined))?.ok ? true : undefined,
+    );
+
+    const metrics = await (await fetch(`${base}/metrics?dry_run=true`)).json();
+    assert.deepEqual(metrics, [{ resource: "hello-kubernetes", value: "3" }]);
+    const dry = await fetch(`${base}/evaluation?dry_run=true`, { method: "POST" });
+    assert.equal(dry.status, 200);
+    assert.deepEqual(await dry.json(), { targetReplicas: 3 });
+    assert.equal(await replicas(namespace), 1, "a dry run scaled the target");
+
+    const real = await fetch(`${base}/evaluation`, { method: "POST" });
+    assert.deepEqual(await real.json(), { targetReplicas: 3 });
+    assert.equal(await replicas(namespace), 3);
+
+    const bad = await fetch(`${base}/evaluation?dry_run=maybe`, { method: "POST" });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), {
+      message: "Invalid format for 'dry_run' query parameter; 'maybe' is not a valid boolean value",
+      code: 400,
+    });
+    assert.equal((await fetch(`${base}/evaluation`)).status, 405);
+    assert.equal((await fetch(`${base}/nope`)).status, 404);
+  });
+});
+
+describe("cpa run", () => {
+  test("runs a local config once against a target and prints each stage", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml);
+    const dir = mkdtempSync(join(tmpdir(), "cpa-run-"));
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        "metric:",
+        "  type: shell",
+        "  shell: {entrypoint: python3, command: [metric.py]}",
+        "evaluate:",
+        "  type: shell",
+        "  shell: {entrypoint: python3, command: [evaluate.py]}",
+        "runMode: per-resource",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "metric.py"), seed.metricPy);
+    writeFileSync(join(dir, "evaluate.py"), seed.evaluatePy);
+    const proc = runCpa(
+      cleanupOf(t),
+      [
+        "run",
+        "--config",
+        join(dir, "config.yaml"),
+        "--target",
+        "deployment/hello-kubernetes",
+        "-n",
+        namespace,
+        "--once",
+        "--dry-run",
+      ],
+      {},
+      dir,
+    );
+    assert.equal(await proc.exited, 0, proc.output());
+    assert.match(proc.output(), /── metric \(\d+ ms\)\n {3}input: {2}\{"resource":\{/);
+    assert.match(proc.output(), /output: 3\n/);
+    assert.match(proc.output(), /=> current 1, evaluated 3, desired 3: would scale/);
+    assert.equal(await replicas(namespace), 1);
+  });
+});

@@ -1,0 +1,152 @@
+// Runs a Pod whose image is ours as a local process, as the kubelet would run
+// its container: the container's command/args and env exactly as in the Pod
+// spec, the files the image would hold at their absolute paths, and in-cluster
+// credentials for the Pod's ServiceAccount (a TokenRequest token and CA at
+// /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST/PORT).
+// Files are bind-mounted in a private mount namespace (unshare -m), so the host
+// only ever gets empty placeholders at those paths.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
+import { adminConfig } from "./kube.ts";
+import type { OnCleanup, RunningProcess } from "./processes.ts";
+
+const repoRoot = join(import.meta.dirname, "..", "..");
+const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Absolute path in the image → content, e.g. { "/metric.py": "..." }. */
+export type ImageFiles = Record<string, string>;
+
+/** The image's default command: `cpa autoscaler` (the Dockerfile's ENTRYPOINT and CMD). */
+const IMAGE_ENTRYPOINT = ["cpa"];
+const IMAGE_CMD = ["autoscaler"];
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+interface Credentials {
+  token: string;
+  ca: Buffer;
+  namespace: string;
+  server: URL;
+}
+
+/** What the kubelet would mount for the Pod's ServiceAccount: a fresh TokenRequest token and the CA. */
+async function podCredentials(admin: KubeConfig, pod: V1Pod): Promise<Credentials> {
+  const namespace = pod.metadata?.namespace ?? "default";
+  const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: pod.spec?.serviceAccountName ?? "default",
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const cluster = admin.getCurrentCluster();
+  if (!cluster?.caData || !token.status?.token) throw new Error("cannot build in-cluster credentials");
+  return {
+    token: token.status.token,
+    ca: Buffer.from(cluster.caData, "base64"),
+    namespace,
+    server: new URL(cluster.server),
+  };
+}
+
+/**
+ * Writes the image files and the ServiceAccount directory under `staging` and
+ * returns the bind mounts (staged path → path in the image) that put them in place.
+ */
+function stageFiles(staging: string, files: ImageFiles, creds: Credentials): [string, string][] {
+  const mounts: [string, string][] = [];
+  for (const [path, content] of Object.entries(files)) {
+    const local = join(staging, "files", path);
+    mkdirSync(dirname(local), { recursive: true });
+    writeFileSync(local, content);
+    mounts.push([local, path]);
+  }
+  const saLocal = join(staging, "serviceaccount");
+  mkdirSync(saLocal);
+  writeFileSync(join(saLocal, "token"), creds.token);
+  writeFileSync(join(saLocal, "ca.crt"), creds.ca);
+  writeFileSync(join(saLocal, "namespace"), creds.namespace);
+  // Bind mounts need something to mount over: empty placeholders on the host.
+  for (const [, path] of mounts) {
+    mkdirSync(dirname(path), { recursive: true });
+    if (!existsSync(path)) closeSync(openSync(path, "a"));
+  }
+  mkdirSync(SA_DIR, { recursive: true });
+  mounts.push([saLocal, SA_DIR]);
+  return mounts;
+}
+
+/** A bin directory with `cpa` (the image's entrypoint) and `python` (as the python image has it). */
+function stageBin(staging: string): string {
+  const binDir = join(staging, "bin");
+  mkdirSync(binDir);
+  writeFileSync(join(binDir, "cpa"), `#!/bin/sh\nexec ${shellQuote(join(repoRoot, "bin", "cpa"))} "$@"\n`, {
+    mode: 0o755,
+  });
+  writeFileSync(join(binDir, "python"), '#!/bin/sh\nexec python3 "$@"\n', { mode: 0o755 });
+  return binDir;
+}
+
+function containerEnv(
+  pod: V1Pod,
+  container: V1Container,
+  binDir: string,
+  creds: Credentials,
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: `${binDir}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
+    HOME: dirname(binDir),
+    KUBERNETES_SERVICE_HOST: creds.server.hostname,
+    KUBERNETES_SERVICE_PORT: creds.server.port || "443",
+    HOSTNAME: pod.metadata?.name ?? "pod",
+  };
+  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+  return env;
+}
+
+export async function runPodLocally(
+  onCleanup: OnCleanup,
+  pod: V1Pod,
+  files: ImageFiles,
+  admin: KubeConfig = adminConfig(),
+): Promise<RunningProcess> {
+  const container = pod.spec?.containers[0];
+  if (!container) throw new Error("the Pod has no container");
+  const creds = await podCredentials(admin, pod);
+  const staging = mkdtempSync(join(tmpdir(), "cpa-pod-"));
+  const mounts = stageFiles(staging, files, creds);
+  const binDir = stageBin(staging);
+  const argv = [
+    ...(container.command ?? IMAGE_ENTRYPOINT),
+    ...(container.args ?? (container.command ? [] : IMAGE_CMD)),
+  ];
+  const script = [
+    ...mounts.map(([from, to]) => `mount --bind ${shellQuote(from)} ${shellQuote(to)}`),
+    `cd ${shellQuote(container.workingDir ?? "/")}`,
+    `exec ${argv.map(shellQuote).join(" ")}`,
+  ].join(" && ");
+  const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script], {
+    env: containerEnv(pod, container, binDir, creds),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => {
+    child.on("exit", (code) => {
+      resolve(code);
+    });
+  });
+  const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  onCleanup(async () => {
+    await stop();
+    if (process.env["CPA_SHOW_LOGS"] === "1") process.stderr.write(out);
+  });
+  return { child, output: () => out, stop, exited };
+}

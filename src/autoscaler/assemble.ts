@@ -15,7 +15,8 @@ import type { StageRunner } from "./methods/method.ts";
 import { createRunner } from "./methods/registry.ts";
 import { AUTOSCALER_FIELD_MANAGER, StatusReporter } from "./reporter.ts";
 import { STAGES, Stages, type StageName } from "./stages.ts";
-import { TargetClient } from "./target.ts";
+import { gatherKubernetesMetrics } from "./k8smetrics/gather.ts";
+import { TargetClient, type TargetState } from "./target.ts";
 
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
@@ -57,7 +58,23 @@ export async function assemble(opts: {
   const clock = opts.clock ?? systemClock;
   const http = new KubeHttp(opts.kc);
   const writer = new Writer(http, AUTOSCALER_FIELD_MANAGER);
-  const target = new TargetClient(http, new Discovery(http), writer, config.scaleTargetRef, config.namespace);
+  const discovery = new Discovery(http);
+  const target = new TargetClient(http, discovery, writer, config.scaleTargetRef, config.namespace);
+  const specs = config.kubernetesMetricSpecs;
+  const kubernetesMetrics = specs
+    ? (state: TargetState) =>
+        gatherKubernetesMetrics({
+          specs,
+          http,
+          discovery,
+          namespace: config.namespace,
+          current: state.current,
+          selector: state.selector,
+          cpuInitializationPeriodSeconds: config.cpuInitializationPeriod,
+          initialReadinessDelaySeconds: config.initialReadinessDelay,
+          now: clock.now(),
+        })
+    : undefined;
   const stages = buildStages(config, log);
   let reporter: StatusReporter | undefined;
   if (opts.cpaName) {
@@ -72,7 +89,14 @@ export async function assemble(opts: {
     await reporter.init();
   }
   const autoscaler = new Autoscaler({
-    ctx: { config, target, stages, log, now: () => clock.now() },
+    ctx: {
+      config,
+      target,
+      stages,
+      log,
+      now: () => clock.now(),
+      ...(kubernetesMetrics ? { kubernetesMetrics } : {}),
+    },
     clock,
     history: emptyHistory(),
     reporter,

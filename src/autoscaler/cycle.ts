@@ -4,6 +4,9 @@
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import { decide, recordScale, type Decision, type History } from "./decide/decide.ts";
+import type { GatherResult } from "./k8smetrics/gather.ts";
+import { describeSpec } from "./k8smetrics/spec.ts";
+import type { KubernetesMetric } from "./k8smetrics/types.ts";
 import type { Evaluation, Metric, RunType } from "./stage-types.ts";
 import { StageError, type Stages } from "./stages.ts";
 import type { TargetClient, TargetState } from "./target.ts";
@@ -14,6 +17,8 @@ export interface CycleContext {
   stages: Stages;
   log: Logger;
   now: () => number;
+  /** Reads config.kubernetesMetricSpecs for the target; absent when none are configured. */
+  kubernetesMetrics?: (target: TargetState) => Promise<GatherResult>;
 }
 
 export interface CycleOutcome {
@@ -35,6 +40,19 @@ export class TargetError extends Error {
   }
 }
 
+/**
+ * A Kubernetes metric could not be read and requireKubernetesMetrics is set.
+ * `reason` is the HPA's event reason for the first failing spec's type.
+ */
+export class KubernetesMetricsError extends Error {
+  override readonly name = "KubernetesMetricsError";
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
 /** What one run leaves behind for the next: the decision history. */
 export interface CycleState {
   history: History;
@@ -48,21 +66,53 @@ export async function gatherMetrics(
 ): Promise<Metric[] | null> {
   const { stages, config } = ctx;
   const resource = target.object;
-  await stages.run("preMetric", { resource, runType });
+  const kubernetesMetrics = await readKubernetesMetrics(ctx, target);
+  const extra = kubernetesMetrics ? { kubernetesMetrics } : {};
+  await stages.run("preMetric", { resource, runType, ...extra });
   let metrics: Metric[] | null;
   if (config.runMode === "per-resource") {
-    const value = await stages.run("metric", { resource, runType });
+    const value = await stages.run("metric", { resource, runType, ...extra });
     metrics = [metric(target.object.metadata?.name ?? config.scaleTargetRef.name, value)];
   } else {
     const pods = await ctx.target.pods(target.selector);
     metrics = null;
     // Sequential, as the original: user scripts may not expect to run concurrently.
     for (const pod of pods) {
-      const value = await stages.run("metric", { resource: pod, runType });
+      const value = await stages.run("metric", { resource: pod, runType, ...extra });
       (metrics ??= []).push(metric(pod.metadata?.name ?? "", value));
     }
   }
-  await stages.run("postMetric", { resource, runType, metrics });
+  await stages.run("postMetric", { resource, runType, ...extra, metrics });
+  return metrics;
+}
+
+/**
+ * The configured Kubernetes metrics, or undefined when none are configured.
+ * A metric that cannot be read is logged and left out; with
+ * requireKubernetesMetrics any such failure fails the run.
+ */
+async function readKubernetesMetrics(
+  ctx: CycleContext,
+  target: TargetState,
+): Promise<KubernetesMetric[] | undefined> {
+  if (!ctx.kubernetesMetrics) return undefined;
+  const { metrics, failures } = await ctx.kubernetesMetrics(target);
+  if (failures.length === 0) return metrics;
+  const problems = failures.map((f) => f.error.message);
+  if (ctx.config.requireKubernetesMetrics) {
+    const first = failures[0]?.spec["type"];
+    const reason = typeof first === "string" ? `FailedGet${first}Metric` : "FailedGetKubernetesMetrics";
+    throw new KubernetesMetricsError(
+      `could not read Kubernetes metrics (requireKubernetesMetrics is set): ${problems.join("; ")}`,
+      reason,
+    );
+  }
+  for (const f of failures) {
+    ctx.log.warn(
+      { spec: describeSpec(f.spec), code: f.error.code },
+      `Kubernetes metric left out of this run: ${f.error.message}`,
+    );
+  }
   return metrics;
 }
 

@@ -2,6 +2,17 @@
 // user scripts (key names exactly as it spells them), and the signatures of
 // in-process module functions that take the same input as an object.
 
+import type { KubernetesMetric } from "./k8smetrics/types.ts";
+
+export type {
+  ExternalMetric,
+  KubernetesMetric,
+  ObjectMetric,
+  PodMetric,
+  PodsMetric,
+  ResourceMetric,
+} from "./k8smetrics/types.ts";
+
 /** Why this run happened. */
 export type RunType = "scaler" | "api" | "api_dry_run";
 
@@ -24,7 +35,7 @@ export interface MetricInput {
   resource: Resource;
   runType: RunType;
   /** Present when kubernetesMetricSpecs is configured: HPA-style results, numbers in milli-units. */
-  kubernetesMetrics?: unknown[];
+  kubernetesMetrics?: KubernetesMetric[];
 }
 
 /** One metric: the output of one metric-stage call. */

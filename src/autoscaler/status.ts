@@ -4,7 +4,7 @@
 import type { Condition } from "../api/conditions.ts";
 import { ConditionType } from "../api/conditions.ts";
 import type { CustomPodAutoscalerStatus } from "../api/custom-pod-autoscaler.ts";
-import type { CycleOutcome } from "./cycle.ts";
+import { KubernetesMetricsError, type CycleOutcome } from "./cycle.ts";
 import { StageError } from "./stages.ts";
 
 export type AutoscalerStatus = Pick<
@@ -112,6 +112,7 @@ export function autoscalerStatus(
 }
 
 function stageReason(error: Error | undefined): string {
+  if (error instanceof KubernetesMetricsError) return error.reason;
   if (!(error instanceof StageError)) return "FailedRun";
   if (error.stage === "metric") return "FailedGetMetrics";
   if (error.stage === "evaluate") return "FailedEvaluate";

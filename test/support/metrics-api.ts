@@ -4,17 +4,25 @@
 // the cluster's aggregation layer as APIServices, so clients reach it through
 // kube-apiserver exactly as they would reach metrics-server or an adapter.
 //
-// The APIServices point at an ExternalName Service ("localhost"): the
-// aggregator resolves ExternalName services to that host, so this works when
-// kube-apiserver runs on this machine (the local test control plane). Against
-// a remote cluster there is no way for its apiserver to reach us; callers
-// check `reachableFromApiserver` and skip with that reason.
+// The APIServices point at a selector-less Service whose Endpoints and
+// EndpointSlice hold this machine's own (non-loopback) address: the local
+// plane's apiserver runs with --enable-aggregator-routing, so it dials that
+// endpoint directly. (The aggregator refuses ExternalName services, and
+// Endpoints may not hold loopback addresses.) A remote cluster's apiserver
+// cannot reach us; callers check `reachableFromApiserver` and skip with that
+// reason.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { ApiregistrationV1Api, CoreV1Api, type KubeConfig, type V1APIService } from "@kubernetes/client-node";
+import {
+  ApiregistrationV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  type KubeConfig,
+  type V1APIService,
+} from "@kubernetes/client-node";
 import { adminConfig, eventually } from "./kube.ts";
 
 /** Container usage as metrics-server reports it, e.g. { cpu: "250m", memory: "64Mi" }. */
@@ -50,6 +58,17 @@ export function reachableFromApiserver(kc: KubeConfig = adminConfig()): boolean 
   return host === "127.0.0.1" || host === "localhost" || host === "[::1]";
 }
 
+/** This machine's first non-loopback IPv4 address: what the apiserver's Endpoints may point at. */
+function hostAddress(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    const found = addrs?.find((a) => a.family === "IPv4" && !a.internal);
+    if (found) return found.address;
+  }
+  throw new Error(
+    "the test metrics API needs a non-loopback IPv4 address on this machine (Endpoints may not point at 127.0.0.1)",
+  );
+}
+
 function selfSignedCert(): { cert: Buffer; key: Buffer } {
   const dir = mkdtempSync(join(tmpdir(), "cpa-metrics-api-"));
   execFileSync(
@@ -67,7 +86,7 @@ function selfSignedCert(): { cert: Buffer; key: Buffer } {
       "-subj",
       "/CN=localhost",
       "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      `subjectAltName=DNS:localhost,IP:127.0.0.1,IP:${hostAddress()}`,
       "-keyout",
       join(dir, "key.pem"),
       "-out",
@@ -153,7 +172,10 @@ const HANDLERS: Record<Group["group"], typeof resourceMetrics> = {
 
 /** Answers one request from the state; undefined for a path we do not serve (404). */
 export function answer(state: MetricsState, path: string, now: Date): unknown {
-  const [apis, group, version, ns, namespace, ...rest] = path.split("/").filter(Boolean);
+  const [apis, group, version, ns, namespace, ...rest] = path
+    .split("/")
+    .filter(Boolean)
+    .map(decodeURIComponent);
   const api = GROUPS.find((g) => g.group === group && g.version === version);
   if (apis !== "apis" || !api) return undefined;
   if (ns === undefined) return discovery(api);
@@ -189,23 +211,43 @@ export async function startMetricsApi(kc: KubeConfig = adminConfig()): Promise<M
         ),
       );
   });
+  const ip = hostAddress();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
+    server.listen(0, ip, resolve);
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : 0;
 
   const core = kc.makeApiClient(CoreV1Api);
+  const slices = kc.makeApiClient(DiscoveryV1Api);
   const registration = kc.makeApiClient(ApiregistrationV1Api);
-  await core
-    .deleteNamespacedService({ name: SERVICE_NAME, namespace: SERVICE_NAMESPACE })
-    .catch(() => undefined);
+  const namespace = SERVICE_NAMESPACE;
+  await core.deleteNamespacedService({ name: SERVICE_NAME, namespace }).catch(() => undefined);
+  await core.deleteNamespacedEndpoints({ name: SERVICE_NAME, namespace }).catch(() => undefined);
+  await slices.deleteNamespacedEndpointSlice({ name: SERVICE_NAME, namespace }).catch(() => undefined);
   await core.createNamespacedService({
-    namespace: SERVICE_NAMESPACE,
+    namespace,
     body: {
       metadata: { name: SERVICE_NAME },
-      spec: { type: "ExternalName", externalName: "localhost", ports: [{ name: "https", port }] },
+      spec: { ports: [{ name: "https", port: 443, targetPort: port }] },
+    },
+  });
+  // Both forms, so this works whichever one the apiserver's resolver reads.
+  await core.createNamespacedEndpoints({
+    namespace,
+    body: {
+      metadata: { name: SERVICE_NAME },
+      subsets: [{ addresses: [{ ip }], ports: [{ name: "https", port }] }],
+    },
+  });
+  await slices.createNamespacedEndpointSlice({
+    namespace,
+    body: {
+      metadata: { name: SERVICE_NAME, labels: { "kubernetes.io/service-name": SERVICE_NAME } },
+      addressType: "IPv4",
+      endpoints: [{ addresses: [ip], conditions: { ready: true } }],
+      ports: [{ name: "https", port, protocol: "TCP" }],
     },
   });
   const apiServices: V1APIService[] = GROUPS.map((g) => ({
@@ -213,7 +255,7 @@ export async function startMetricsApi(kc: KubeConfig = adminConfig()): Promise<M
     spec: {
       group: g.group,
       version: g.version,
-      service: { namespace: SERVICE_NAMESPACE, name: SERVICE_NAME, port },
+      service: { namespace: SERVICE_NAMESPACE, name: SERVICE_NAME, port: 443 },
       insecureSkipTLSVerify: true,
       groupPriorityMinimum: 100,
       versionPriority: 100,

@@ -9,8 +9,8 @@ import { after, before, describe, test, type TestContext } from "node:test";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
-import { runPodLocally, type ImageFiles } from "../support/pod-runner.ts";
-import { cleanupOf, freePort, repoFile, runCpa, startOperator } from "../support/processes.ts";
+import type { ImageFiles } from "../../hack/local-pods/pod-runner.ts";
+import { cleanupOf, freePort, repoFile, runCpa, runPod, startOperator } from "../support/processes.ts";
 import { seedGuide } from "../support/seed-guide.ts";
 
 const admin = adminConfig();
@@ -67,7 +67,7 @@ async function startAutoscaler(t: TestContext, namespace: string, cpaYaml: strin
     const p: V1Pod = await core.readNamespacedPod({ name: NAME, namespace });
     return p.status?.phase === "Running" ? p : undefined;
   });
-  return runPodLocally(cleanupOf(t), pod, files);
+  return runPod(cleanupOf(t), pod, files);
 }
 
 const seedFiles = (evaluatePy = seed.evaluatePy): ImageFiles => ({

@@ -9,8 +9,8 @@ import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts
 import type { PodsMetric, ResourceMetric, ValueMetric } from "../../src/autoscaler/k8smetrics/types.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { reachableFromApiserver, startMetricsApi, type MetricsApi } from "../support/metrics-api.ts";
-import { runPodLocally } from "../support/pod-runner.ts";
-import { cleanupOf, freePort, repoFile, startOperator } from "../support/processes.ts";
+
+import { cleanupOf, freePort, repoFile, runPod, startOperator } from "../support/processes.ts";
 
 const admin = adminConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -117,7 +117,7 @@ async function startAutoscaler(t: TestContext, namespace: string, yaml: string) 
     const p: V1Pod = await core.readNamespacedPod({ name: NAME, namespace });
     return p.status?.phase === "Running" ? p : undefined;
   });
-  return runPodLocally(cleanupOf(t), pod, { "/config.yaml": "{}\n" });
+  return runPod(cleanupOf(t), pod, { "/config.yaml": "{}\n" });
 }
 
 /** One entry of kubernetesMetrics, read loosely: which key is set depends on the spec's type. */

@@ -7,7 +7,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import { runPodLocally, type ImageFiles } from "../../hack/local-pods/pod-runner.ts";
 import { stringify } from "yaml";
 import { adminConfig, eventually } from "./kube.ts";
 
@@ -153,3 +154,18 @@ export async function startOperator(
 }
 
 export const repoFile = (...parts: string[]): string => join(repoRoot, ...parts);
+
+/** Runs a Pod as the kubelet would, as a local process (see hack/local-pods), stopped at cleanup. */
+export async function runPod(
+  onCleanup: OnCleanup,
+  pod: V1Pod,
+  files: ImageFiles,
+  admin: KubeConfig = adminConfig(),
+): Promise<RunningProcess> {
+  const proc = await runPodLocally(pod, files, admin);
+  onCleanup(async () => {
+    await proc.stop();
+    if (process.env["CPA_SHOW_LOGS"] === "1") process.stderr.write(proc.output());
+  });
+  return proc;
+}

@@ -1,7 +1,9 @@
-// The seed getting-started guide's files, taken verbatim from the guide itself
-// (../shared/seeds, beside the checkout) at test time: config.yaml, metric.py,
-// evaluate.py (and its doubling version), deployment.yaml and cpa.yaml. The
-// tests prove that an autoscaler written for the original works unchanged.
+// The getting-started guide's files: config.yaml, metric.py, evaluate.py (and
+// its doubling version), deployment.yaml and cpa.yaml. Tests use the copies in
+// examples/getting-started; `seedGuideFromSeeds` takes them verbatim from the
+// guide itself (../shared/seeds, beside the checkout) so a test can prove the
+// copies are unchanged, i.e. that an autoscaler written for the original works
+// as it is.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -41,7 +43,28 @@ function between(text: string, after: string, before: string): string {
   return `${text.slice(from, end).trim()}\n`;
 }
 
+const exampleDir = join(import.meta.dirname, "..", "..", "examples", "getting-started");
+
+/** The guide's files as committed in examples/getting-started. */
 export function seedGuide(): SeedGuide {
+  const read = (file: string): string => readFileSync(join(exampleDir, file), "utf8");
+  return {
+    configYaml: read("config.yaml"),
+    metricPy: read("metric.py"),
+    evaluatePy: read("evaluate.py"),
+    evaluateDoublePy: read("evaluate-double.py"),
+    deploymentYaml: read("deployment.yaml"),
+    cpaYaml: read("cpa.yaml"),
+  };
+}
+
+/** Whether the seed guide is beside the checkout (it is on the development machines, not in a clone). */
+export function seedsAvailable(): boolean {
+  return existsSync(seedsDir);
+}
+
+/** The guide's files, extracted from the seed guide's text. */
+export function seedGuideFromSeeds(): SeedGuide {
   const text = guideText();
   // The guide's text runs straight on after some blocks; cut the block where its prose resumes.
   const cut = (block: string, prose: string): string => {

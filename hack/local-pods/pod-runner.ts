@@ -4,14 +4,16 @@
 // credentials for the Pod's ServiceAccount (a TokenRequest token and CA at
 // /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST/PORT).
 // Files are bind-mounted in a private mount namespace (unshare -m), so the host
-// only ever gets empty placeholders at those paths.
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
+// only ever gets empty placeholders at those paths; that needs root (or
+// CAP_SYS_ADMIN), which `requireMountPrivilege` checks up front.
+//
+// Used by `npm run demo` and the end-to-end tests (through the LocalKubelet),
+// and directly by integration tests.
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
-import { adminConfig } from "./kube.ts";
-import type { OnCleanup, RunningProcess } from "./processes.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -103,16 +105,63 @@ function containerEnv(
     KUBERNETES_SERVICE_PORT: creds.server.port || "443",
     HOSTNAME: pod.metadata?.name ?? "pod",
   };
-  for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+  for (const e of container.env ?? []) {
+    const value = e.value ?? fieldRef(pod, e.valueFrom?.fieldRef?.fieldPath);
+    if (value !== undefined) env[e.name] = value;
+  }
   return env;
 }
 
+/** The downward API fields a kubelet would resolve for env vars. */
+function fieldRef(pod: V1Pod, path: string | undefined): string | undefined {
+  switch (path) {
+    case "metadata.name":
+      return pod.metadata?.name;
+    case "metadata.namespace":
+      return pod.metadata?.namespace;
+    case "metadata.uid":
+      return pod.metadata?.uid;
+    case "spec.nodeName":
+      return pod.spec?.nodeName;
+    case "spec.serviceAccountName":
+      return pod.spec?.serviceAccountName;
+    case "status.podIP":
+      return pod.status?.podIP;
+    default:
+      return undefined;
+  }
+}
+
+export interface LocalProcess {
+  child: ChildProcess;
+  /** Everything it printed so far. */
+  output: () => string;
+  /** Signals it (SIGTERM by default) and resolves with its exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export interface RunOptions {
+  /** Called with each complete line the process prints (stdout and stderr). */
+  onLine?: (line: string) => void;
+}
+
+/** Bind mounts over / need root; say so plainly instead of failing inside unshare. */
+export function requireMountPrivilege(): void {
+  if (process.getuid?.() === 0) return;
+  throw new Error(
+    "running Pods locally needs root: their files are bind-mounted at the paths the image has them " +
+      "(e.g. /config.yaml) in a private mount namespace. Run as root (CI and the dev container do).",
+  );
+}
+
 export async function runPodLocally(
-  onCleanup: OnCleanup,
   pod: V1Pod,
   files: ImageFiles,
-  admin: KubeConfig = adminConfig(),
-): Promise<RunningProcess> {
+  admin: KubeConfig,
+  opts: RunOptions = {},
+): Promise<LocalProcess> {
+  requireMountPrivilege();
   const container = pod.spec?.containers[0];
   if (!container) throw new Error("the Pod has no container");
   const creds = await podCredentials(admin, pod);
@@ -133,10 +182,20 @@ export async function runPodLocally(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  let partial = "";
+  const onData = (d: Buffer): void => {
+    const text = d.toString();
+    out += text;
+    if (!opts.onLine) return;
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) opts.onLine(line);
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
+      rmSync(staging, { recursive: true, force: true });
       resolve(code);
     });
   });
@@ -144,9 +203,5 @@ export async function runPodLocally(
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
   };
-  onCleanup(async () => {
-    await stop();
-    if (process.env["CPA_SHOW_LOGS"] === "1") process.stderr.write(out);
-  });
   return { child, output: () => out, stop, exited };
 }

@@ -1,0 +1,127 @@
+// End to end: the getting-started guide, step by step, with kubectl as a user
+// runs it. The operator runs as its Deployment's Pod and the autoscaler as the
+// Pod the operator provisions: both are run by the local kubelet
+// (hack/local-pods) from the images a user would build, with the credentials
+// of their ServiceAccounts.
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, renameSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { AppsV1Api } from "@kubernetes/client-node";
+import { LocalImages } from "../../hack/local-pods/images.ts";
+import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
+import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { repoFile } from "../support/processes.ts";
+
+const admin = adminConfig();
+const apps = admin.makeApiClient(AppsV1Api);
+const example = repoFile("examples", "getting-started");
+const IMAGE = "python-custom-autoscaler:latest";
+
+const images = new LocalImages();
+images.build(IMAGE, example);
+const kubelet = new LocalKubelet({ admin, images });
+
+before(() => {
+  kubelet.start();
+});
+after(async () => {
+  await kubelet.stop();
+});
+
+async function ok(args: string[], input?: string): Promise<string> {
+  const res = await kubectl(args, input);
+  assert.equal(res.code, 0, `kubectl ${args.join(" ")}: ${res.stderr}`);
+  return res.stdout;
+}
+
+async function reachReplicas(namespace: string, want: number): Promise<void> {
+  await eventually(
+    `hello-kubernetes at ${want} replicas`,
+    async () =>
+      (await apps.readNamespacedDeploymentScale({ name: "hello-kubernetes", namespace })).spec?.replicas ===
+      want
+        ? true
+        : undefined,
+    60_000,
+  );
+}
+
+async function gone(args: string[]): Promise<boolean | undefined> {
+  const res = await kubectl(["get", ...args, "--ignore-not-found", "-o", "name"]);
+  return res.code === 0 && res.stdout.trim() === "" ? true : undefined;
+}
+
+/** The operator Deployment's Pod, run by the local kubelet, answers /readyz on its port. */
+async function operatorReady(): Promise<void> {
+  await eventually(
+    "the operator Pod to be running and ready",
+    async () => ((await fetch("http://127.0.0.1:8080/readyz").catch(() => undefined))?.ok ? true : undefined),
+    60_000,
+  );
+}
+
+describe("the getting-started guide, end to end", () => {
+  test("cluster install: apply, scale 1 -> 3 -> 5, re-deploy a doubling evaluator -> 10, delete everything", async (t) => {
+    await ok(["apply", "-f", repoFile("config", "cluster.yaml")]);
+    // Local Pods share this machine's network (the operator's :8080): one replica.
+    await ok(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=1"]);
+    await ok(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+    await operatorReady();
+
+    const namespace = await testNamespace(t);
+    await ok(["apply", "-n", namespace, "-f", join(example, "deployment.yaml")]);
+    await ok(["apply", "-n", namespace, "-f", join(example, "cpa.yaml")]);
+    await reachReplicas(namespace, 3);
+    const table = await ok(["get", "cpa", "-n", namespace]);
+    assert.match(table, /^NAME\s+REFERENCE\s+CURRENT\s+DESIRED\s+READY\s+LAST SCALE\s+AGE$/m);
+    assert.match(
+      table,
+      /^python-custom-autoscaler\s+Deployment\/hello-kubernetes\s+3\s+3\s+True\s+\d+s\s+\d+s$/m,
+    );
+
+    await ok(["label", "deployment/hello-kubernetes", "-n", namespace, "numPods=5", "--overwrite"]);
+    await reachReplicas(namespace, 5);
+
+    // "Modify evaluate.py to double, rebuild the image, deploy the autoscaler again."
+    const rebuilt = mkdtempSync(join(tmpdir(), "cpa-e2e-image-"));
+    cpSync(example, rebuilt, { recursive: true });
+    renameSync(join(rebuilt, "evaluate-double.py"), join(rebuilt, "evaluate.py"));
+    images.build(IMAGE, rebuilt);
+    await ok(["delete", "-n", namespace, "-f", join(example, "cpa.yaml")]);
+    await ok(["apply", "-n", namespace, "-f", join(example, "cpa.yaml")]);
+    await reachReplicas(namespace, 10);
+
+    await ok(["delete", "cpa", "python-custom-autoscaler", "-n", namespace]);
+    for (const kind of ["pod", "serviceaccount", "role", "rolebinding"]) {
+      await eventually(`the ${kind} to be garbage-collected`, () =>
+        gone([kind, "python-custom-autoscaler", "-n", namespace]),
+      );
+    }
+
+    await ok(["delete", "-f", repoFile("config", "cluster.yaml"), "--wait=true"]);
+    await eventually(
+      "the operator and the CRD to be gone",
+      async () =>
+        (await gone(["crd", "custompodautoscalers.custompodautoscaler.com"])) &&
+        (await gone(["namespace", "cpa-system"]))
+          ? true
+          : undefined,
+      120_000,
+    );
+  });
+
+  test("namespaced install in a non-default namespace", async (t) => {
+    images.build(IMAGE, example);
+    const namespace = await testNamespace(t);
+    await ok(["apply", "-n", namespace, "-f", repoFile("config", "namespaced.yaml")]);
+    await ok(["scale", "deployment/cpa-operator", "-n", namespace, "--replicas=1"]);
+    await ok(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+    await operatorReady();
+    await ok(["apply", "-n", namespace, "-f", join(example, "deployment.yaml")]);
+    await ok(["apply", "-n", namespace, "-f", join(example, "cpa.yaml")]);
+    await reachReplicas(namespace, 3);
+    await ok(["delete", "-n", namespace, "-f", repoFile("config", "namespaced.yaml"), "--wait=true"]);
+  });
+});

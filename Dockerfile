@@ -1,0 +1,56 @@
+# The cpa image: the operator and the autoscaler runtime in one image.
+#
+#   docker build -t cpa:0.1.0 .                               # target runtime (the last stage)
+#   docker build --target python -t cpa-python:0.1.0 .        # the same, plus Python 3
+#
+# Keep this file inside the small subset hack/image.ts understands (FROM ... AS,
+# ARG, WORKDIR, COPY [--from], RUN, ENV, USER, LABEL, exec-form ENTRYPOINT/CMD):
+# `npm test` replays its build steps without Docker and runs the result, and
+# refuses anything else.
+
+# The Node the project pins (package.json devDependencies.node); the test checks they match.
+# trixie: Debian 13, whose python3 is 3.13, as in the original's python image.
+ARG NODE_IMAGE=node:26.10.0-trixie-slim
+
+# Production dependencies and the sources, nothing else (.dockerignore keeps tests out).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /opt/cpa
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts
+COPY bin/ bin/
+COPY src/ src/
+
+# What both targets share.
+FROM ${NODE_IMAGE} AS base
+# tini as PID 1: forwards signals to cpa and reaps the orphans of user scripts.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 65532 nonroot \
+ && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
+# The app lives apart from /, where users ADD config.yaml and their scripts.
+COPY --from=build /opt/cpa /opt/cpa
+# The Docker default PATH, with cpa first (the node image does not change PATH).
+ENV PATH=/opt/cpa/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# As in the original: scripts run from /app; the config is read from /config.yaml.
+WORKDIR /app
+USER 65532:65532
+LABEL org.opencontainers.image.title="cpa" \
+      org.opencontainers.image.description="Custom Pod Autoscaler for Kubernetes: the operator and the autoscaler runtime" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENTRYPOINT ["tini", "--", "cpa"]
+# The operator's Deployment passes its own args: [operator, --leader-elect, ...].
+CMD ["autoscaler"]
+
+# cpa-python: for autoscalers written in Python, as in the getting-started guide.
+FROM base AS python
+LABEL org.opencontainers.image.title="cpa-python"
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python-is-python3 \
+ && rm -rf /var/lib/apt/lists/*
+USER 65532:65532
+
+# cpa: last, so a plain `docker build .` builds it.
+FROM base AS runtime

@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createLogger } from "../lib/log.ts";
+import { resolveConfig } from "./config.ts";
+import { KubernetesMetricsError, parseEvaluation, runCycle, type CycleContext } from "./cycle.ts";
+import { emptyHistory } from "./decide/decide.ts";
+import type { GatherResult } from "./k8smetrics/gather.ts";
+import { KubernetesMetricError } from "./k8smetrics/errors.ts";
+import type { StageRunner } from "./methods/method.ts";
+import { StageError, Stages, type StageName } from "./stages.ts";
+import type { TargetClient, TargetState } from "./target.ts";
+
+const log = createLogger("test", "silent");
+
+/** A config as the file and env would give it: per-resource, the given extra keys. */
+function config(extra: Record<string, unknown> = {}) {
+  return resolveConfig(
+    {
+      scaleTargetRef: { kind: "Deployment", name: "web", apiVersion: "apps/v1" },
+      runMode: "per-resource",
+      metric: { type: "shell", shell: { entrypoint: "true" } },
+      evaluate: { type: "shell", shell: { entrypoint: "true" } },
+      ...extra,
+    },
+    "/config.yaml",
+    {},
+  ).config;
+}
+
+/** Stage runners that record their input and answer from a table. */
+function recordingStages(answers: Partial<Record<StageName, string>>) {
+  const inputs: Partial<Record<StageName, unknown[]>> = {};
+  const runners: Partial<Record<StageName, StageRunner>> = {};
+  for (const [stage, answer] of Object.entries(answers) as [StageName, string][]) {
+    runners[stage] = {
+      run: (input) => {
+        (inputs[stage] ??= []).push(JSON.parse(input));
+        return Promise.resolve(answer);
+      },
+    };
+  }
+  return { stages: new Stages(runners, log), inputs };
+}
+
+const state: TargetState = {
+  resource: {
+    group: "apps",
+    version: "v1",
+    resource: "deployments",
+    kind: "Deployment",
+    namespaced: true,
+    scalable: true,
+  },
+  object: { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web" } },
+  current: 2,
+  selector: "app=web",
+};
+
+function fakeTarget(scaled: number[]): TargetClient {
+  return {
+    read: () => Promise.resolve(state),
+    pods: () => Promise.resolve([]),
+    scale: (_resource: unknown, replicas: number) => {
+      scaled.push(replicas);
+      return Promise.resolve();
+    },
+  } as unknown as TargetClient;
+}
+
+const cpuSpec = { type: "Resource", resource: { name: "cpu", target: { type: "Utilization" } } };
+const forbidden: GatherResult = {
+  metrics: [],
+  failures: [
+    {
+      spec: cpuSpec,
+      error: new KubernetesMetricError("MetricsApiForbidden", "Resource metric cpu: forbidden"),
+    },
+  ],
+};
+
+describe("runCycle", () => {
+  test("hands kubernetesMetrics to the metric stage and scales to the evaluation", async () => {
+    const { stages, inputs } = recordingStages({ metric: "7", evaluate: '{"targetReplicas": 4}' });
+    const scaled: number[] = [];
+    const metric = { current_replicas: 2, spec: cpuSpec } as unknown as GatherResult["metrics"][number];
+    const ctx: CycleContext = {
+      config: config({ kubernetesMetricSpecs: [cpuSpec] }),
+      target: fakeTarget(scaled),
+      stages,
+      log,
+      now: () => 1_000_000,
+      kubernetesMetrics: () => Promise.resolve({ metrics: [metric], failures: [] }),
+    };
+    const outcome = await runCycle(ctx, { history: emptyHistory() }, "scaler");
+    assert.deepEqual(inputs.metric, [
+      { resource: state.object, runType: "scaler", kubernetesMetrics: [metric] },
+    ]);
+    assert.deepEqual(inputs.evaluate, [
+      { metrics: [{ resource: "web", value: "7" }], resource: state.object, runType: "scaler" },
+    ]);
+    assert.deepEqual(scaled, [4]);
+    assert.equal(outcome.scaled, true);
+  });
+
+  test("a Kubernetes metric that fails is left out, and the run goes on", async () => {
+    const { stages, inputs } = recordingStages({ metric: "1", evaluate: '{"targetReplicas": 2}' });
+    const ctx: CycleContext = {
+      config: config({ kubernetesMetricSpecs: [cpuSpec] }),
+      target: fakeTarget([]),
+      stages,
+      log,
+      now: () => 0,
+      kubernetesMetrics: () => Promise.resolve(forbidden),
+    };
+    const outcome = await runCycle(ctx, { history: emptyHistory() }, "scaler");
+    assert.deepEqual((inputs.metric?.[0] as { kubernetesMetrics: unknown[] }).kubernetesMetrics, []);
+    assert.equal(outcome.scaled, false);
+  });
+
+  test("with requireKubernetesMetrics a failure fails the run with the HPA's reason, before any stage", async () => {
+    const { stages, inputs } = recordingStages({ metric: "1", evaluate: '{"targetReplicas": 9}' });
+    const scaled: number[] = [];
+    const ctx: CycleContext = {
+      config: config({ kubernetesMetricSpecs: [cpuSpec], requireKubernetesMetrics: true }),
+      target: fakeTarget(scaled),
+      stages,
+      log,
+      now: () => 0,
+      kubernetesMetrics: () => Promise.resolve(forbidden),
+    };
+    await assert.rejects(runCycle(ctx, { history: emptyHistory() }, "scaler"), (err: unknown) => {
+      assert.ok(err instanceof KubernetesMetricsError);
+      assert.equal(err.reason, "FailedGetResourceMetric");
+      assert.match(err.message, /Resource metric cpu: forbidden/);
+      return true;
+    });
+    assert.equal(inputs.metric, undefined);
+    assert.deepEqual(scaled, []);
+  });
+
+  test("a dry run decides but neither scales nor remembers", async () => {
+    const { stages } = recordingStages({ metric: "1", evaluate: '{"targetReplicas": 5}' });
+    const scaled: number[] = [];
+    const cycleState = { history: emptyHistory() };
+    const ctx: CycleContext = { config: config(), target: fakeTarget(scaled), stages, log, now: () => 0 };
+    const outcome = await runCycle(ctx, cycleState, "api_dry_run", true);
+    assert.equal(outcome.decision.replicas, 5);
+    assert.deepEqual(scaled, []);
+    assert.deepEqual(cycleState.history, emptyHistory());
+  });
+});
+
+describe("parseEvaluation", () => {
+  test("reads targetReplicas and ignores other keys", () => {
+    assert.deepEqual(parseEvaluation('{"targetReplicas": 3, "note": "x"}'), { targetReplicas: 3 });
+  });
+  for (const output of [
+    "",
+    "3",
+    "{}",
+    '{"targetReplicas": -1}',
+    '{"targetReplicas": 2.5}',
+    '{"targetReplicas": "3"}',
+  ]) {
+    test(`refuses ${JSON.stringify(output)}`, () => {
+      assert.throws(() => parseEvaluation(output), StageError);
+    });
+  }
+});

@@ -6,7 +6,7 @@ import { repoRoot } from "./plane/config.ts";
 
 const check = process.argv.includes("--check");
 const stale: string[] = [];
-for (const file of generatedFiles()) {
+for (const file of await generatedFiles()) {
   const current = existsSync(file.path) ? readFileSync(file.path, "utf8") : undefined;
   if (current === file.content) continue;
   stale.push(relative(repoRoot, file.path));

@@ -1,7 +1,10 @@
 // Every file generated from src/: written by `npm run gen`, compared by the drift test.
 import { join } from "node:path";
+import { format, resolveConfig } from "prettier";
 import { stringify } from "yaml";
+import { configSchema, methodSchema } from "../src/api/autoscaler-config.ts";
 import { customResourceDefinition } from "../src/api/crd.ts";
+import { SPEC_DEFAULTS } from "../src/api/custom-pod-autoscaler.ts";
 import { GROUP, PLURAL } from "../src/api/names.ts";
 import { repoRoot } from "./plane/config.ts";
 import {
@@ -12,6 +15,7 @@ import {
   namespacedRoles,
   OPERATOR_NAMESPACE,
 } from "./bundles.ts";
+import { configReference, crdReference } from "./docs.ts";
 
 export interface GeneratedFile {
   path: string;
@@ -24,7 +28,14 @@ export function yamlDocuments(objects: readonly object[]): string {
   return HEADER + objects.map((o) => "---\n" + stringify(o, { lineWidth: 0 })).join("");
 }
 
-export function generatedFiles(): GeneratedFile[] {
+/** Markdown as `prettier --check` wants it (the generator leaves tables unaligned). */
+async function markdownFile(path: string, text: string): Promise<GeneratedFile> {
+  const full = join(repoRoot, path);
+  const options = (await resolveConfig(full)) ?? {};
+  return { path: full, content: await format(text, { ...options, filepath: full }) };
+}
+
+export async function generatedFiles(): Promise<GeneratedFile[]> {
   const file = (path: string, objects: readonly object[]): GeneratedFile => ({
     path: join(repoRoot, path),
     content: yamlDocuments(objects),
@@ -36,5 +47,10 @@ export function generatedFiles(): GeneratedFile[] {
     file("rbac/namespaced-role.yaml", namespacedRoles()),
     file("config/cluster.yaml", clusterBundle()),
     file("config/namespaced.yaml", namespacedBundle()),
+    await markdownFile(
+      "docs/reference/crd.md",
+      crdReference(customResourceDefinition(), { specDefaults: SPEC_DEFAULTS }),
+    ),
+    await markdownFile("docs/reference/config.md", configReference(configSchema, { method: methodSchema })),
   ];
 }

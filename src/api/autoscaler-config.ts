@@ -26,7 +26,14 @@ export const shellSchema = union(
     },
     { required: ["entrypoint"] },
   ),
-  string({ minLength: 1, description: 'The older form: one string, split on spaces ("python /metric.py").' }),
+  string({
+    minLength: 1,
+    description: 'The older form, also accepted: one string, split on spaces ("python /metric.py").',
+  }),
+  {
+    description:
+      "The shell method: a program and its arguments, fed the stage's JSON on stdin; its stdout is the result.",
+  },
 );
 
 export const httpSchema = object(
@@ -36,7 +43,7 @@ export const httpSchema = object(
     headers: record(string(), { description: "Extra request headers." }),
     successCodes: array(integer(), {
       minItems: 1,
-      description: "Statuses that mean success; the body is the result.",
+      description: "Statuses that mean success; the body is the result. Any other status fails the stage.",
     }),
     parameterMode: literal(["query", "body"] as const, {
       description: "query: the stage's JSON in the query parameter `value`; body: as the request body.",
@@ -45,7 +52,10 @@ export const httpSchema = object(
     clientCert: string({ description: "Path of a client certificate (with clientKey)." }),
     clientKey: string({ description: "Path of the client certificate's key." }),
   },
-  { required: ["method", "url", "successCodes", "parameterMode"] },
+  {
+    required: ["method", "url", "successCodes", "parameterMode"],
+    description: "The http method: calls a URL with the stage's JSON; the response body is the result.",
+  },
 );
 
 export const moduleSchema = object(
@@ -54,81 +64,266 @@ export const moduleSchema = object(
       minLength: 1,
       description: "Path of a .js, .mjs or .ts module (relative to the config file).",
     }),
-    export: string({ minLength: 1, description: "The exported function to call (default: default)." }),
+    export: string({ minLength: 1, default: "default", description: "The exported function to call." }),
   },
-  { required: ["path"] },
+  {
+    required: ["path"],
+    description:
+      "The module method (ours): calls a function of a JavaScript or TypeScript module, in process.",
+  },
 );
+
+export const DEFAULT_METHOD_TIMEOUT_MS = 30_000;
 
 export const methodSchema = object(
   {
-    type: literal(["shell", "http", "module"] as const, { description: "How to run this stage." }),
+    type: literal(["shell", "http", "module"] as const, {
+      description: "How to run this stage; the block of the same name must be set.",
+    }),
     timeout: integer({
       minimum: 1,
-      description: "Milliseconds before the stage is abandoned (default 30000).",
+      default: DEFAULT_METHOD_TIMEOUT_MS,
+      description: "Milliseconds before the stage is abandoned and the run fails.",
     }),
     shell: shellSchema,
     http: httpSchema,
     module: moduleSchema,
-    logStderr: boolean({ description: "Log the stderr of successful shell runs too." }),
+    logStderr: boolean({ default: false, description: "Log the stderr of successful shell runs too." }),
   },
-  { required: ["type"] },
+  {
+    required: ["type"],
+    description: "How a stage runs: a shell command, an HTTP call or a module function.",
+  },
 );
 
 const policySchema = object(
   {
-    type: literal(["Pods", "Percent"] as const),
-    value: integer({ minimum: 1 }),
-    periodSeconds: integer({ minimum: 1, maximum: 1800 }),
+    type: literal(["Pods", "Percent"] as const, {
+      description: "Pods: a number of replicas; Percent: a percentage of the current replicas.",
+    }),
+    value: integer({ minimum: 1, description: "How many replicas (Pods) or percent (Percent) per period." }),
+    periodSeconds: integer({
+      minimum: 1,
+      maximum: 1800,
+      description: "The window, in seconds, over which the change is limited.",
+    }),
   },
   { required: ["type", "value", "periodSeconds"] },
 );
 
-export const scalingRulesSchema = object({
-  stabilizationWindowSeconds: integer({ minimum: 0, maximum: 3600 }),
-  selectPolicy: literal(["Max", "Min", "Disabled"] as const),
-  policies: array(policySchema, { minItems: 1 }),
-  tolerance: string({ description: "Not used; reserved for the HPA's field of the same name." }),
-});
+/** The HPA's scaleUp defaults (pkg/apis/autoscaling/v2 defaults). */
+export const DEFAULT_SCALE_UP = {
+  stabilizationWindowSeconds: 0,
+  selectPolicy: "Max",
+  policies: [
+    { type: "Percent", value: 100, periodSeconds: 15 },
+    { type: "Pods", value: 4, periodSeconds: 15 },
+  ],
+} as const;
+
+/**
+ * The HPA's scaleDown defaults. The window comes from the controller's
+ * --horizontal-pod-autoscaler-downscale-stabilization (5m by default); the
+ * original's downscaleStabilization is not used for it, so behavior mode
+ * matches an HPA on a default kube-controller-manager.
+ */
+export const DEFAULT_SCALE_DOWN = {
+  stabilizationWindowSeconds: 300,
+  selectPolicy: "Max",
+  policies: [{ type: "Percent", value: 100, periodSeconds: 15 }],
+} as const;
+
+/** One direction's rules; the defaults differ between scaleUp and scaleDown, as in the HPA. */
+function scalingRules(
+  direction: "up" | "down",
+  defaults: typeof DEFAULT_SCALE_UP | typeof DEFAULT_SCALE_DOWN,
+) {
+  return object(
+    {
+      stabilizationWindowSeconds: integer({
+        minimum: 0,
+        maximum: 3600,
+        default: defaults.stabilizationWindowSeconds,
+        description: `Seconds of past recommendations considered: a scale ${direction} goes no further than the ${direction === "up" ? "lowest" : "highest"} of them.`,
+      }),
+      selectPolicy: literal(["Max", "Min", "Disabled"] as const, {
+        default: defaults.selectPolicy,
+        description: `Which policy wins when several apply: Max allows the largest change, Min the smallest; Disabled forbids scaling ${direction}.`,
+      }),
+      policies: array(policySchema, {
+        minItems: 1,
+        default: defaults.policies,
+        description: "Limits on the change per period; a list given replaces the default list as a whole.",
+      }),
+      tolerance: string({ description: "Not used; reserved for the HPA's field of the same name." }),
+    },
+    { description: `How the autoscaler scales ${direction}: stabilisation window and rate limits.` },
+  );
+}
+
+export const scaleUpRulesSchema = scalingRules("up", DEFAULT_SCALE_UP);
+export const scaleDownRulesSchema = scalingRules("down", DEFAULT_SCALE_DOWN);
 
 /** HPA autoscaling/v2 behavior, opt-in: the same arithmetic as the Kubernetes HPA controller. */
-export const behaviorSchema = object({ scaleUp: scalingRulesSchema, scaleDown: scalingRulesSchema });
+export const behaviorSchema = object(
+  { scaleUp: scaleUpRulesSchema, scaleDown: scaleDownRulesSchema },
+  {
+    description:
+      "Ours, opt-in: the HPA's (autoscaling/v2) scale-up and scale-down policies and stabilisation windows, " +
+      "with the HPA controller's arithmetic. Replaces downscaleStabilization.",
+  },
+);
 
-export const apiConfigSchema = object({
-  enabled: boolean(),
-  useHTTPS: boolean(),
-  port: integer({ minimum: 0, maximum: 65535 }),
-  host: string(),
-  certFile: string(),
-  keyFile: string(),
-});
+/**
+ * Defaults of the top-level keys, applied after the file and the env overrides.
+ * An apiConfig given without some of its keys keeps their defaults.
+ */
+export const CONFIG_DEFAULTS = {
+  namespace: "default",
+  interval: 15_000,
+  minReplicas: 1,
+  maxReplicas: 10,
+  runMode: "per-pod",
+  startTime: 1,
+  logVerbosity: 0,
+  downscaleStabilization: 0,
+  apiConfig: { enabled: true, useHTTPS: false, port: 5000, host: "0.0.0.0", certFile: "", keyFile: "" },
+  requireKubernetesMetrics: false,
+  initialReadinessDelay: 30,
+  cpuInitializationPeriod: 300,
+} as const;
+
+const API_DEFAULTS = CONFIG_DEFAULTS.apiConfig;
+
+export const apiConfigSchema = object(
+  {
+    enabled: boolean({ default: API_DEFAULTS.enabled, description: "Serve the REST API." }),
+    useHTTPS: boolean({
+      default: API_DEFAULTS.useHTTPS,
+      description: "Serve HTTPS with certFile and keyFile instead of HTTP.",
+    }),
+    port: integer({
+      minimum: 0,
+      maximum: 65535,
+      default: API_DEFAULTS.port,
+      description: "Port to listen on.",
+    }),
+    host: string({ default: API_DEFAULTS.host, description: "Address to listen on." }),
+    certFile: string({
+      default: API_DEFAULTS.certFile,
+      description: "Path of the TLS certificate, with useHTTPS (relative to the config file).",
+    }),
+    keyFile: string({
+      default: API_DEFAULTS.keyFile,
+      description: "Path of the TLS certificate's key, with useHTTPS (relative to the config file).",
+    }),
+  },
+  {
+    default: CONFIG_DEFAULTS.apiConfig,
+    description: "The REST API: run the metric stage or a whole run on request, and Prometheus metrics.",
+  },
+);
+
+/** The CRD's scaleTargetRef, without its server-side-apply marker (meaningless in a file). */
+const { "x-kubernetes-map-type": _atomic, ...targetRefSchema } = scaleTargetRefSchema;
+
+const hook = (when: string) =>
+  ({
+    ...methodSchema,
+    description: `Hook run ${when}. Its output is ignored; its failure fails the run.`,
+  }) satisfies typeof methodSchema;
 
 export const configSchema = object(
   {
-    scaleTargetRef: scaleTargetRefSchema,
-    namespace: string({ minLength: 1 }),
-    interval: integer({ minimum: 1, description: "Milliseconds between runs." }),
-    minReplicas: integer({ minimum: 0 }),
-    maxReplicas: integer({ minimum: 0 }),
-    runMode: literal(["per-pod", "per-resource"] as const),
+    scaleTargetRef: {
+      ...targetRefSchema,
+      description:
+        "The workload to scale: any resource with a /scale subresource. The operator sets it from the CPA's " +
+        "spec.scaleTargetRef.",
+    } satisfies typeof scaleTargetRefSchema,
+    namespace: string({
+      minLength: 1,
+      default: CONFIG_DEFAULTS.namespace,
+      description: "Namespace of the target. The operator sets the CPA's namespace.",
+    }),
+    interval: integer({
+      minimum: 1,
+      default: CONFIG_DEFAULTS.interval,
+      description: "Milliseconds between runs.",
+    }),
+    minReplicas: integer({
+      minimum: 0,
+      default: CONFIG_DEFAULTS.minReplicas,
+      description: "The fewest replicas the autoscaler sets; 0 enables scaling to and from zero.",
+    }),
+    maxReplicas: integer({
+      minimum: 0,
+      default: CONFIG_DEFAULTS.maxReplicas,
+      description: "The most replicas the autoscaler sets; at least minReplicas.",
+    }),
+    runMode: literal(["per-pod", "per-resource"] as const, {
+      default: CONFIG_DEFAULTS.runMode,
+      description:
+        "per-pod: the metric stage runs once for each pod of the target; per-resource: once, for the target.",
+    }),
     startTime: integer({
       minimum: 1,
-      description: "Runs align to multiples of this many milliseconds since the epoch.",
+      default: CONFIG_DEFAULTS.startTime,
+      description:
+        "Runs align to multiples of this many milliseconds since the epoch: the first run is at the next " +
+        "multiple, plus one interval.",
     }),
-    logVerbosity: integer({ minimum: 0, maximum: 4 }),
-    downscaleStabilization: integer({ minimum: 0, description: "Seconds." }),
+    logVerbosity: integer({
+      minimum: 0,
+      maximum: 4,
+      default: CONFIG_DEFAULTS.logVerbosity,
+      description:
+        "Accepted for compatibility and not used: set the log level with --log-level or LOG_LEVEL.",
+    }),
+    downscaleStabilization: integer({
+      minimum: 0,
+      default: CONFIG_DEFAULTS.downscaleStabilization,
+      description:
+        "Seconds of past targets a scale-down considers: it goes no lower than the highest of them.",
+    }),
     apiConfig: apiConfigSchema,
-    metric: methodSchema,
-    evaluate: methodSchema,
-    preMetric: methodSchema,
-    postMetric: methodSchema,
-    preEvaluate: methodSchema,
-    postEvaluate: methodSchema,
-    preScale: methodSchema,
-    postScale: methodSchema,
-    kubernetesMetricSpecs: array(anyObject()),
-    requireKubernetesMetrics: boolean(),
-    initialReadinessDelay: integer({ minimum: 0, description: "Seconds." }),
-    cpuInitializationPeriod: integer({ minimum: 0, description: "Seconds." }),
+    metric: { ...methodSchema, description: "The metric stage: gathers the metrics, per pod or per target." },
+    evaluate: {
+      ...methodSchema,
+      description: "The evaluate stage: turns the metrics into targetReplicas.",
+    },
+    preMetric: hook("before the metric stage"),
+    postMetric: hook("after the metric stage"),
+    preEvaluate: hook("before the evaluate stage"),
+    postEvaluate: hook("after the evaluate stage"),
+    preScale: hook("before the target is scaled"),
+    postScale: hook("after the target is scaled"),
+    kubernetesMetricSpecs: array(
+      anyObject({ description: "An autoscaling/v2 MetricSpec, as in an HPA's spec.metrics." }),
+      {
+        description:
+          "Kubernetes metrics (metrics-server, custom and external metrics) read before each metric stage " +
+          "and handed to it as kubernetesMetrics.",
+      },
+    ),
+    requireKubernetesMetrics: boolean({
+      default: CONFIG_DEFAULTS.requireKubernetesMetrics,
+      description: "Fail the run when any Kubernetes metric cannot be read, instead of leaving it out.",
+    }),
+    initialReadinessDelay: integer({
+      minimum: 0,
+      default: CONFIG_DEFAULTS.initialReadinessDelay,
+      description:
+        "Seconds, as the HPA's: after cpuInitializationPeriod, an unready pod that has never been ready (its " +
+        "readiness last changed within this many seconds of its start) is ignored for CPU.",
+    }),
+    cpuInitializationPeriod: integer({
+      minimum: 0,
+      default: CONFIG_DEFAULTS.cpuInitializationPeriod,
+      description:
+        "Seconds, as the HPA's: this long after a pod's start, its CPU sample is ignored if the pod is unready " +
+        "or the sample began before the pod became ready.",
+    }),
     behavior: behaviorSchema,
   },
   { required: ["scaleTargetRef", "metric", "evaluate"] },
@@ -139,9 +334,7 @@ export type ShellConfig = Static<typeof shellSchema>;
 export type HttpConfig = Static<typeof httpSchema>;
 export type ModuleConfig = Static<typeof moduleSchema>;
 export type Behavior = Static<typeof behaviorSchema>;
-export type ScalingRules = Static<typeof scalingRulesSchema>;
+export type ScalingRules = Static<typeof scaleUpRulesSchema>;
 export type ApiConfig = Static<typeof apiConfigSchema>;
 /** config.yaml as written: everything but the three required keys may be left out. */
 export type RawConfig = Static<typeof configSchema>;
-
-export const DEFAULT_METHOD_TIMEOUT_MS = 30_000;

@@ -4,6 +4,39 @@ import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "./names.ts"
 import { specSchema, statusSchema } from "./custom-pod-autoscaler.ts";
 import type { JsonSchema } from "./schema.ts";
 
+export interface PrinterColumn {
+  name: string;
+  type: "string" | "integer" | "number" | "boolean" | "date";
+  jsonPath: string;
+  description?: string;
+  /** 0 (or unset): shown by `kubectl get`; more: only with `-o wide`. */
+  priority?: number;
+}
+
+export interface CrdVersion {
+  name: string;
+  served: boolean;
+  storage: boolean;
+  deprecated?: boolean;
+  deprecationWarning?: string;
+  subresources?: { status?: Record<string, never> };
+  additionalPrinterColumns?: PrinterColumn[];
+  schema: { openAPIV3Schema: JsonSchema };
+}
+
+/** The parts of apiextensions.k8s.io/v1 CustomResourceDefinition we write. */
+export interface CustomResourceDefinition {
+  apiVersion: "apiextensions.k8s.io/v1";
+  kind: "CustomResourceDefinition";
+  metadata: { name: string };
+  spec: {
+    group: string;
+    scope: "Namespaced" | "Cluster";
+    names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[] };
+    versions: CrdVersion[];
+  };
+}
+
 const description =
   "A CustomPodAutoscaler runs your own scaling logic against a workload: the operator provisions an " +
   "autoscaler Pod (with a ServiceAccount, Role and RoleBinding) from spec.template, and that Pod scales " +
@@ -25,7 +58,7 @@ function rootSchema(spec: JsonSchema, status: JsonSchema, extra: Partial<JsonSch
   };
 }
 
-const columns = [
+const columns: PrinterColumn[] = [
   {
     name: "Reference",
     type: "string",
@@ -63,7 +96,7 @@ const columns = [
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ];
 
-export function customResourceDefinition(): object {
+export function customResourceDefinition(): CustomResourceDefinition {
   return {
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",

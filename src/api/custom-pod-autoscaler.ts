@@ -57,7 +57,7 @@ export const configEntrySchema = object(
     }),
     value: string({ description: "The value, always a string (quote numbers and booleans in YAML)." }),
   },
-  { required: ["name", "value"] },
+  { required: ["name", "value"], description: "One config key of the autoscaler and its value." },
 );
 
 const containerSchema = openObject(
@@ -67,16 +67,27 @@ const containerSchema = openObject(
       minLength: 1,
       description: "Image of the container: an image built FROM the cpa image.",
     }),
-    env: array(openObject({ name: string() }, { required: ["name"] }), {
-      description: "The container's own env; the operator's variables are added after these.",
-    }),
+    env: array(
+      openObject(
+        { name: string({ description: "Name of the variable." }) },
+        { required: ["name"], description: "A core/v1 EnvVar: name, and value or valueFrom." },
+      ),
+      { description: "The container's own env; the operator's variables are added after these." },
+    ),
   },
-  { required: ["name", "image"] },
+  {
+    required: ["name", "image"],
+    description:
+      "A core/v1 Container. Its fields other than name, image and env are passed to the Pod as given.",
+  },
 );
 
 export const podTemplateSchema = object(
   {
-    metadata: anyObject({ description: "Labels, annotations and name of the autoscaler Pod." }),
+    metadata: anyObject({
+      description:
+        "A core/v1 ObjectMeta: labels, annotations and name of the autoscaler Pod (the name defaults to the CPA's).",
+    }),
     spec: openObject(
       {
         containers: array(containerSchema, {
@@ -93,12 +104,30 @@ export const podTemplateSchema = object(
       },
     ),
   },
-  { required: ["spec"], description: "The autoscaler Pod, as in a Deployment's template." },
+  {
+    required: ["spec"],
+    description:
+      "The autoscaler Pod, as in a Deployment's template: a core/v1 PodTemplateSpec. Only the fields the " +
+      "operator checks or sets are declared; every other field is kept and passed to the Pod as given.",
+  },
 );
 
-const provision = (what: string): Schema<boolean> =>
+/**
+ * What the operator assumes for an unset flag, as the original did. Not schema
+ * defaults: the apiserver would write those into every stored object.
+ */
+export const SPEC_DEFAULTS = {
+  provisionServiceAccount: true,
+  provisionRole: true,
+  provisionRoleBinding: true,
+  provisionPod: true,
+  roleRequiresMetricsServer: false,
+  roleRequiresArgoRollouts: false,
+} as const;
+
+const provision = (what: string, byDefault: boolean): Schema<boolean> =>
   boolean({
-    description: `Whether the operator provisions the ${what} (default true). When false you bring it.`,
+    description: `Whether the operator provisions the ${what} (default ${byDefault}). When false you bring it.`,
   });
 
 export const specSchema = object(
@@ -109,12 +138,14 @@ export const specSchema = object(
       maxItems: 256,
       "x-kubernetes-list-type": "map",
       "x-kubernetes-list-map-keys": ["name"],
-      description: "Autoscaler configuration, injected into the autoscaler Pod as env vars, in order.",
+      description:
+        "Autoscaler configuration, injected into the autoscaler Pod as env vars, in order: each name is a " +
+        "config.yaml key, whose value overrides the file's.",
     }),
-    provisionServiceAccount: provision("ServiceAccount"),
-    provisionRole: provision("Role"),
-    provisionRoleBinding: provision("RoleBinding"),
-    provisionPod: provision("autoscaler Pod"),
+    provisionServiceAccount: provision("ServiceAccount", SPEC_DEFAULTS.provisionServiceAccount),
+    provisionRole: provision("Role", SPEC_DEFAULTS.provisionRole),
+    provisionRoleBinding: provision("RoleBinding", SPEC_DEFAULTS.provisionRoleBinding),
+    provisionPod: provision("autoscaler Pod", SPEC_DEFAULTS.provisionPod),
     roleRequiresMetricsServer: boolean({
       description:
         "Grant the autoscaler read access to the metrics APIs (metrics.k8s.io, custom and external metrics).",

@@ -8,7 +8,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { Ajv, type ErrorObject } from "ajv";
-import { configSchema, type ApiConfig, type Behavior, type Method } from "../api/autoscaler-config.ts";
+import {
+  CONFIG_DEFAULTS,
+  configSchema,
+  type ApiConfig,
+  type Behavior,
+  type Method,
+} from "../api/autoscaler-config.ts";
 import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
 
 export const DEFAULT_CONFIG_PATH = "/config.yaml";
@@ -42,20 +48,7 @@ export interface Config {
   configDir: string;
 }
 
-export const DEFAULTS = {
-  namespace: "default",
-  interval: 15_000,
-  minReplicas: 1,
-  maxReplicas: 10,
-  runMode: "per-pod",
-  startTime: 1,
-  logVerbosity: 0,
-  downscaleStabilization: 0,
-  apiConfig: { enabled: true, useHTTPS: false, port: 5000, host: "0.0.0.0", certFile: "", keyFile: "" },
-  requireKubernetesMetrics: false,
-  initialReadinessDelay: 30,
-  cpuInitializationPeriod: 300,
-} as const;
+export const DEFAULTS = CONFIG_DEFAULTS;
 
 /** Keys whose env value is taken verbatim, and keys parsed as base-10 integers (as the original). */
 const VERBATIM_KEYS = new Set(["namespace", "runMode"]);

@@ -1,4 +1,4 @@
-import type { CustomPodAutoscalerSpec } from "../api/custom-pod-autoscaler.ts";
+import { SPEC_DEFAULTS, type CustomPodAutoscalerSpec } from "../api/custom-pod-autoscaler.ts";
 
 /** The provision flags with the original's effective defaults applied. */
 export interface EffectiveFlags {
@@ -12,11 +12,11 @@ export interface EffectiveFlags {
 
 export function effectiveSpec(spec: CustomPodAutoscalerSpec): EffectiveFlags {
   return {
-    provisionServiceAccount: spec.provisionServiceAccount ?? true,
-    provisionRole: spec.provisionRole ?? true,
-    provisionRoleBinding: spec.provisionRoleBinding ?? true,
-    provisionPod: spec.provisionPod ?? true,
-    roleRequiresMetricsServer: spec.roleRequiresMetricsServer ?? false,
-    roleRequiresArgoRollouts: spec.roleRequiresArgoRollouts ?? false,
+    provisionServiceAccount: spec.provisionServiceAccount ?? SPEC_DEFAULTS.provisionServiceAccount,
+    provisionRole: spec.provisionRole ?? SPEC_DEFAULTS.provisionRole,
+    provisionRoleBinding: spec.provisionRoleBinding ?? SPEC_DEFAULTS.provisionRoleBinding,
+    provisionPod: spec.provisionPod ?? SPEC_DEFAULTS.provisionPod,
+    roleRequiresMetricsServer: spec.roleRequiresMetricsServer ?? SPEC_DEFAULTS.roleRequiresMetricsServer,
+    roleRequiresArgoRollouts: spec.roleRequiresArgoRollouts ?? SPEC_DEFAULTS.roleRequiresArgoRollouts,
   };
 }

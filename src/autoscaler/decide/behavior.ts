@@ -4,7 +4,12 @@
 // with calculateScaleUpLimitWithScalingRules / calculateScaleDownLimitWithBehaviors.
 // JS numbers are float64 like Go's, and the Percent formulas below are written
 // in the same order as the controller's, so results match to the replica.
-import type { Behavior, ScalingRules } from "../../api/autoscaler-config.ts";
+import {
+  DEFAULT_SCALE_DOWN as HPA_SCALE_DOWN,
+  DEFAULT_SCALE_UP as HPA_SCALE_UP,
+  type Behavior,
+  type ScalingRules,
+} from "../../api/autoscaler-config.ts";
 import { changeWithin, isInWindow, type History, type TimedReplicas } from "./history.ts";
 import { unchanged, type Stabilized, type Step } from "./rules.ts";
 
@@ -22,27 +27,9 @@ export interface ResolvedBehavior {
   readonly scaleDown: ResolvedRules;
 }
 
-/** The HPA's defaults for scaleUp (pkg/apis/autoscaling/v2 defaults). */
-export const DEFAULT_SCALE_UP: ResolvedRules = {
-  stabilizationWindowSeconds: 0,
-  selectPolicy: "Max",
-  policies: [
-    { type: "Percent", value: 100, periodSeconds: 15 },
-    { type: "Pods", value: 4, periodSeconds: 15 },
-  ],
-};
-
-/**
- * The HPA's defaults for scaleDown. The window comes from the controller's
- * --horizontal-pod-autoscaler-downscale-stabilization (5m by default); the
- * original's downscaleStabilization is not used for it, so behavior mode
- * matches an HPA on a default kube-controller-manager.
- */
-export const DEFAULT_SCALE_DOWN: ResolvedRules = {
-  stabilizationWindowSeconds: 300,
-  selectPolicy: "Max",
-  policies: [{ type: "Percent", value: 100, periodSeconds: 15 }],
-};
+/** The HPA's defaults, per direction (defined with the schema, which documents them). */
+export const DEFAULT_SCALE_UP: ResolvedRules = HPA_SCALE_UP;
+export const DEFAULT_SCALE_DOWN: ResolvedRules = HPA_SCALE_DOWN;
 
 /**
  * Fills missing fields field by field, as the HPA's defaulting does: a given

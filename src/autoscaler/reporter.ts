@@ -31,6 +31,8 @@ export class StatusReporter {
   #cpa: CustomPodAutoscaler | undefined;
   #last: AutoscalerStatus | undefined;
   #enabled = true;
+  /** The last failure a Warning event was recorded for; cleared by a successful run. */
+  #lastWarning: string | undefined;
 
   constructor(opts: {
     http: KubeHttp;
@@ -82,6 +84,7 @@ export class StatusReporter {
         `New size: ${d.replicas}; reason: ${d.reason}`,
       );
     }
+    this.#warnOnNewFailure(report, status);
     if (this.#last && canonicalJson(status) === canonicalJson(this.#last)) return;
     try {
       await this.#writer.applyStatus(this.#path(), this.#name, {
@@ -96,6 +99,26 @@ export class StatusReporter {
       if (err instanceof KubeApiError && err.status === 403) this.#disable(err, "write");
       else this.#log.warn({ err: String(err) }, "Could not write the CustomPodAutoscaler's status");
     }
+  }
+
+  /**
+   * A Warning event when runs start failing, or fail differently: once per
+   * distinct failure rather than once per run, so a broken autoscaler does not
+   * write an event every interval. The conditions carry the current state.
+   */
+  #warnOnNewFailure(report: RunReport, status: AutoscalerStatus): void {
+    if (!report.failure) {
+      this.#lastWarning = undefined;
+      return;
+    }
+    const failed = status.conditions.find(
+      (c) => c.status === "False" && c.type !== ConditionType.ScalingLimited,
+    );
+    if (!failed || !this.#cpa) return;
+    const key = `${failed.reason}\u0000${failed.message}`;
+    if (key === this.#lastWarning) return;
+    this.#lastWarning = key;
+    this.#events.record(this.#cpa, "Warning", failed.reason, failed.message);
   }
 
   #disable(err: unknown, what: "read" | "write"): void {

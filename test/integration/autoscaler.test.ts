@@ -155,6 +155,15 @@ describe("the seed guide's autoscaler, unchanged", () => {
       return c?.status === "False" ? c : undefined;
     });
     assert.equal(cond.reason, "FailedGetMetrics");
+    // One Warning event for the failure, not one per run (the runs go on every 500 ms).
+    await new Promise((r) => setTimeout(r, 1500));
+    const warnings = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.name=${NAME},reason=FailedGetMetrics,type=Warning`,
+    });
+    assert.equal(warnings.items.length, 1, JSON.stringify(warnings.items.map((e) => e.message)));
+    assert.equal(warnings.items[0]?.count ?? 1, 1);
+    assert.match(warnings.items[0]?.message ?? "", /No 'numPods' label/);
     await kubectl(["label", "deployment/hello-kubernetes", "-n", namespace, "numPods=2"]);
     await reachReplicas(namespace, 2);
   });

@@ -86,8 +86,8 @@ test("config rows show the runtime's defaults, allowed values and descriptions",
   const [, type, , defaultValue, validation, description] = row(configPage, "interval");
   assert.equal(type, "integer");
   assert.equal(defaultValue, `\`${CONFIG_DEFAULTS.interval}\``);
-  assert.equal(validation, "minimum 1");
-  assert.equal(description, "Milliseconds between runs.");
+  assert.equal(validation, "minimum 1; maximum 2147483647");
+  assert.equal(description, "Milliseconds between runs (at most 2147483647, about 24.8 days).");
   assert.match(row(configPage, "runMode")[4] ?? "", /one of `per-pod`, `per-resource`/);
   assert.equal(row(configPage, "apiConfig.host")[3], '`"0.0.0.0"`');
   assert.equal(row(configPage, "timeout")[3], "`30000`");

@@ -182,26 +182,36 @@ export async function runPodLocally(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  let partial = "";
-  const onData = (d: Buffer): void => {
-    const text = d.toString();
-    out += text;
-    if (!opts.onLine) return;
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) opts.onLine(line);
+  const lineSplitter = (): ((d: Buffer) => void) => {
+    let partial = "";
+    return (d) => {
+      const text = d.toString();
+      out += text;
+      if (!opts.onLine) return;
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) opts.onLine(line);
+    };
   };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
+  child.stdout.on("data", lineSplitter());
+  child.stderr.on("data", lineSplitter());
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
       rmSync(staging, { recursive: true, force: true });
       resolve(code);
     });
   });
+  // As the kubelet: SIGTERM, then SIGKILL after the Pod's grace period.
+  const graceMs = (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
   const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    return exited;
+    if (child.exitCode !== null || child.signalCode !== null) return exited;
+    child.kill(signal);
+    const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(kill);
+    }
   };
   return { child, output: () => out, stop, exited };
 }

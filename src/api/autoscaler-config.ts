@@ -248,8 +248,10 @@ export const configSchema = object(
     }),
     interval: integer({
       minimum: 1,
+      // Node's timers hold at most 2^31-1 ms (24.8 days); beyond, they fire at once.
+      maximum: 2147483647,
       default: CONFIG_DEFAULTS.interval,
-      description: "Milliseconds between runs.",
+      description: "Milliseconds between runs (at most 2147483647, about 24.8 days).",
     }),
     minReplicas: integer({
       minimum: 0,

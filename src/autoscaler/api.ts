@@ -40,7 +40,8 @@ function fail(res: ServerResponse, err: ApiError): void {
 
 /** ?dry_run must be a boolean word, as Go's strconv.ParseBool would accept. */
 export function parseDryRun(value: string | null): boolean | ApiError {
-  if (value === null) return false;
+  // No value, or an empty one (`?dry_run=`), is false, as the original reads it.
+  if (value === null || value === "") return false;
   if (["1", "t", "T", "true", "TRUE", "True"].includes(value)) return true;
   if (["0", "f", "F", "false", "FALSE", "False"].includes(value)) return false;
   return {
@@ -89,7 +90,14 @@ async function serveStage(
   const runType = dryRun ? "api_dry_run" : "api";
   try {
     if (path === "/api/v1/metrics") send(res, 200, await opts.autoscaler.metrics(runType));
-    else send(res, 200, (await opts.autoscaler.run(runType, dryRun)).evaluation);
+    else {
+      // As the original: a dry run answers the evaluation; a real run the replicas it decided.
+      // (A run with autoscaling disabled decides 0.)
+      const outcome = await opts.autoscaler.run(runType, dryRun);
+      send(res, 200, {
+        targetReplicas: dryRun ? outcome.evaluation.targetReplicas : outcome.decision.replicas,
+      });
+    }
   } catch (err) {
     opts.log.debug({ path, err: String(err) }, "API request failed");
     fail(res, { status: 500, message: err instanceof Error ? err.message : String(err) });

@@ -37,6 +37,7 @@ export class Autoscaler {
   // Runs are serialised: the timer and the API share one decision history and window.
   #running: Promise<unknown> = Promise.resolve();
   #lastRunAt: number | undefined;
+  readonly #shutdown = new AbortController();
 
   constructor(opts: {
     ctx: CycleContext;
@@ -45,7 +46,7 @@ export class Autoscaler {
     reporter?: StatusReporter | undefined;
     metrics?: AutoscalerMetrics | undefined;
   }) {
-    this.#ctx = opts.ctx;
+    this.#ctx = { ...opts.ctx, signal: this.#shutdown.signal };
     this.#clock = opts.clock;
     this.#reporter = opts.reporter;
     this.#metrics = opts.metrics;
@@ -66,9 +67,23 @@ export class Autoscaler {
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#running.then(fn, fn);
+    const guarded = (): Promise<T> => {
+      this.#shutdown.signal.throwIfAborted();
+      return fn();
+    };
+    const run = this.#running.then(guarded, guarded);
     this.#running = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Stops for shutdown: the running stage is told (a shell stage's process
+   * group is killed), no /scale write follows, and queued runs are refused.
+   * Resolves once nothing runs any more.
+   */
+  async stop(): Promise<void> {
+    this.#shutdown.abort(new Error("the autoscaler is shutting down"));
+    await this.#running;
   }
 
   /** One full run; failures are logged, reported and rethrown. */

@@ -190,3 +190,19 @@ describe("loading the configuration", () => {
     assert.throws(() => parseConfigText("- a\n- b\n", "/config.yaml"), /expected a mapping of config keys/);
   });
 });
+
+describe("checks the schema alone cannot make", () => {
+  test("HTTPS for the REST API needs both a certificate and a key", () => {
+    const problems = problemsOf({
+      ...OPERATOR_ENV,
+      apiConfig: '{"useHTTPS": true, "certFile": "/tls/cert.pem"}',
+    });
+    assert.deepEqual(problems, ["apiConfig: useHTTPS is true but certFile and keyFile are not both set"]);
+  });
+
+  test("an interval Node's timers cannot hold is refused", () => {
+    const problems = problemsOf({ ...OPERATOR_ENV, interval: "2147483648" });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? "", /^interval: must be <= 2147483647/);
+  });
+});

@@ -214,6 +214,10 @@ function hint(key: string): string {
 }
 
 function crossFieldProblems(config: Record<string, unknown>): string[] {
+  return [...boundsProblems(config), ...methodProblems(config), ...apiProblems(config)];
+}
+
+function boundsProblems(config: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const { minReplicas, maxReplicas } = config;
   if (typeof minReplicas === "number" && typeof maxReplicas === "number" && minReplicas > maxReplicas) {
@@ -225,16 +229,24 @@ function crossFieldProblems(config: Record<string, unknown>): string[] {
       "downscaleStabilization and behavior are both set: with behavior, use behavior.scaleDown.stabilizationWindowSeconds instead",
     );
   }
-  for (const stage of [
-    "metric",
-    "evaluate",
-    "preMetric",
-    "postMetric",
-    "preEvaluate",
-    "postEvaluate",
-    "preScale",
-    "postScale",
-  ]) {
+  return problems;
+}
+
+const STAGE_KEYS = [
+  "metric",
+  "evaluate",
+  "preMetric",
+  "postMetric",
+  "preEvaluate",
+  "postEvaluate",
+  "preScale",
+  "postScale",
+] as const;
+
+/** The schema cannot tie a method's `type` to its block. */
+function methodProblems(config: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const stage of STAGE_KEYS) {
     const method = config[stage];
     if (!isObject(method) || typeof method["type"] !== "string") continue;
     const type = method["type"];
@@ -243,6 +255,14 @@ function crossFieldProblems(config: Record<string, unknown>): string[] {
     }
   }
   return problems;
+}
+
+function apiProblems(config: Record<string, unknown>): string[] {
+  const api = config["apiConfig"];
+  if (!isObject(api) || api["enabled"] === false || api["useHTTPS"] !== true) return [];
+  return api["certFile"] && api["keyFile"]
+    ? []
+    : ["apiConfig: useHTTPS is true but certFile and keyFile are not both set"];
 }
 
 function valueAt(obj: unknown, path: string[]): unknown {

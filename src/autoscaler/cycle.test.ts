@@ -167,3 +167,44 @@ describe("parseEvaluation", () => {
     });
   }
 });
+
+describe("Autoscaler.stop", () => {
+  test("aborts the running stage, writes no scale, and refuses queued runs", async () => {
+    const { Autoscaler } = await import("./autoscaler.ts");
+    const { systemClock } = await import("../lib/clock.ts");
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const runners: Partial<Record<StageName, StageRunner>> = {
+      metric: { run: () => Promise.resolve("1") },
+      // An evaluate stage that only ends when it is told to stop.
+      evaluate: {
+        run: (_input, signal) =>
+          new Promise((_resolve, reject) => {
+            started();
+            signal?.addEventListener("abort", () => {
+              reject(new Error("aborted"));
+            });
+          }),
+      },
+    };
+    const scaled: number[] = [];
+    const autoscaler = new Autoscaler({
+      ctx: {
+        config: config(),
+        target: fakeTarget(scaled),
+        stages: new Stages(runners, log),
+        log,
+        now: () => 0,
+      },
+      clock: systemClock,
+      history: emptyHistory(),
+    });
+    const run = autoscaler.run("scaler");
+    const queued = autoscaler.run("api");
+    await running;
+    await autoscaler.stop();
+    await assert.rejects(run, /aborted/);
+    await assert.rejects(queued, /shutting down/);
+    assert.deepEqual(scaled, []);
+  });
+});

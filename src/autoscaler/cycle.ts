@@ -17,6 +17,8 @@ export interface CycleContext {
   stages: Stages;
   log: Logger;
   now: () => number;
+  /** Aborted when the autoscaler shuts down: stages are told, and no scale is written after it. */
+  signal?: AbortSignal;
   /** Reads config.kubernetesMetricSpecs for the target; absent when none are configured. */
   kubernetesMetrics?: (target: TargetState) => Promise<GatherResult>;
 }
@@ -68,21 +70,21 @@ export async function gatherMetrics(
   const resource = target.object;
   const kubernetesMetrics = await readKubernetesMetrics(ctx, target);
   const extra = kubernetesMetrics ? { kubernetesMetrics } : {};
-  await stages.run("preMetric", { resource, runType, ...extra });
+  await stages.run("preMetric", { resource, runType, ...extra }, ctx.signal);
   let metrics: Metric[] | null;
   if (config.runMode === "per-resource") {
-    const value = await stages.run("metric", { resource, runType, ...extra });
+    const value = await stages.run("metric", { resource, runType, ...extra }, ctx.signal);
     metrics = [metric(target.object.metadata?.name ?? config.scaleTargetRef.name, value)];
   } else {
     const pods = await ctx.target.pods(target.selector);
     metrics = null;
     // Sequential, as the original: user scripts may not expect to run concurrently.
     for (const pod of pods) {
-      const value = await stages.run("metric", { resource: pod, runType, ...extra });
+      const value = await stages.run("metric", { resource: pod, runType, ...extra }, ctx.signal);
       (metrics ??= []).push(metric(pod.metadata?.name ?? "", value));
     }
   }
-  await stages.run("postMetric", { resource, runType, ...extra, metrics });
+  await stages.run("postMetric", { resource, runType, ...extra, metrics }, ctx.signal);
   return metrics;
 }
 
@@ -128,10 +130,10 @@ export async function evaluate(
   runType: RunType,
 ): Promise<Evaluation> {
   const input = { metrics, resource: target.object, runType };
-  await ctx.stages.run("preEvaluate", input);
-  const output = (await ctx.stages.run("evaluate", input)) ?? "";
+  await ctx.stages.run("preEvaluate", input, ctx.signal);
+  const output = (await ctx.stages.run("evaluate", input, ctx.signal)) ?? "";
   const evaluation = parseEvaluation(output);
-  await ctx.stages.run("postEvaluate", { ...input, evaluation });
+  await ctx.stages.run("postEvaluate", { ...input, evaluation }, ctx.signal);
   return evaluation;
 }
 
@@ -222,9 +224,11 @@ export async function runCycle(
     currentReplicas: target.current,
     runType,
   };
-  await ctx.stages.run("preScale", hookInput);
+  await ctx.stages.run("preScale", hookInput, ctx.signal);
   let scaled = false;
   if (decision.scale) {
+    // Shutting down after the decision but before the write: leave the target as it is.
+    ctx.signal?.throwIfAborted();
     await ctx.target.scale(target.resource, decision.replicas).catch((err: unknown) => {
       throw new TargetError(
         "update-scale",
@@ -235,7 +239,7 @@ export async function runCycle(
     state.history = recordScale(state.history, now, target.current, decision.replicas);
     scaled = true;
   }
-  await ctx.stages.run("postScale", hookInput);
+  await ctx.stages.run("postScale", hookInput, ctx.signal);
   return { target, metrics, evaluation, decision, scaled };
 }
 

@@ -4,15 +4,18 @@ import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { assemble, loadKubeConfig } from "../autoscaler/assemble.ts";
 import { startApiServer } from "../autoscaler/api.ts";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from "../autoscaler/config.ts";
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Autoscaler } from "../autoscaler/autoscaler.ts";
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from "../autoscaler/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { autoscalerMetrics, instrumentKubeRequests, newRegistry } from "../lib/metrics.ts";
 import { UsageError } from "./flags.ts";
 
-export async function runAutoscalerCommand(args: string[]): Promise<number> {
-  let values;
+function parseAutoscalerArgs(args: string[]) {
   try {
-    ({ values } = parseArgs({
+    return parseArgs({
       args,
       strict: true,
       options: {
@@ -20,10 +23,20 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
         kubeconfig: { type: "string" },
         "log-level": { type: "string" },
       },
-    }));
+    }).values;
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+}
+
+export async function runAutoscalerCommand(args: string[]): Promise<number> {
+  const values = parseAutoscalerArgs(args);
+  // Signals first: in the image cpa runs under tini, which forwards SIGTERM at any time.
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    stop.abort();
+  };
+  process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
   const env = process.env;
   const log = createLogger("cpa-autoscaler", values["log-level"] ?? env["LOG_LEVEL"] ?? "info");
   const path = values.config ?? env["configPath"] ?? DEFAULT_CONFIG_PATH;
@@ -58,25 +71,15 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
   }
   instrumentKubeRequests(registry, assembled.http);
   const { autoscaler } = assembled;
-  const server = config.apiConfig.enabled
-    ? await startApiServer({
-        autoscaler,
-        config,
-        registry,
-        log,
-        // Unhealthy once no run has finished for five intervals (the loop is stuck).
-        isHealthy: () => {
-          const last = autoscaler.lastRunAt;
-          return last === undefined || Date.now() - last < 5 * config.interval + 60_000;
-        },
-      })
-    : undefined;
-  const stop = new AbortController();
-  const onSignal = (signal: string): void => {
-    log.info({ signal }, "Shutting down");
-    stop.abort();
-  };
-  process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
+  const server = await startApi(autoscaler, config, registry, log);
+  if (server === null) {
+    await assembled.stages.close();
+    return 1;
+  }
+  stop.signal.addEventListener("abort", () => {
+    log.info("Shutting down");
+    void autoscaler.stop();
+  });
   log.info(
     {
       target: `${config.scaleTargetRef.kind}/${config.scaleTargetRef.name}`,
@@ -88,10 +91,42 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
     "Starting autoscaler",
   );
   try {
-    await autoscaler.loop(stop.signal);
+    if (!stop.signal.aborted) await autoscaler.loop(stop.signal);
   } finally {
     server?.close();
+    server?.closeAllConnections();
+    await autoscaler.stop();
     await assembled.stages.close();
   }
   return 0;
+}
+
+/** The REST API if apiConfig enables it; null (logged) when it cannot start. */
+async function startApi(
+  autoscaler: Autoscaler,
+  config: Config,
+  registry: Registry,
+  log: Logger,
+): Promise<Server | undefined | null> {
+  if (!config.apiConfig.enabled) return undefined;
+  try {
+    return await startApiServer({
+      autoscaler,
+      config,
+      registry,
+      log,
+      // Unhealthy once no run has finished for five intervals (the loop is stuck).
+      isHealthy: () => {
+        const last = autoscaler.lastRunAt;
+        return last === undefined || Date.now() - last < 5 * config.interval + 60_000;
+      },
+    });
+  } catch (err) {
+    const { host, port } = config.apiConfig;
+    log.fatal(
+      { err: err instanceof Error ? err.message : String(err), address: `${host}:${port}` },
+      "Could not start the REST API (apiConfig); not starting",
+    );
+    return null;
+  }
 }

@@ -66,9 +66,15 @@ export async function main(
   try {
     return await command.run(rest);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.err(`cpa ${command.name}: ${err.message}\n\n${command.usage}\n`);
-    return 2;
+    if (err instanceof UsageError) {
+      io.err(`cpa ${command.name}: ${err.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    // Anything else that reaches here is a problem to report, not a crash to
+    // dump: the message names what went wrong; CPA_DEBUG=1 adds the stack.
+    if (!(err instanceof Error) || process.env["CPA_DEBUG"] === "1") throw err;
+    io.err(`cpa ${command.name}: ${err.message}\n`);
+    return 1;
   }
 }
 

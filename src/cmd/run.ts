@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from "../autoscaler/config.ts";
 import type { StageName } from "../autoscaler/stages.ts";
 import { Discovery } from "../kube/discovery.ts";
 import { KubeHttp } from "../kube/http.ts";
+import { sleep, systemClock } from "../lib/clock.ts";
 import { createLogger } from "../lib/log.ts";
 import { UsageError } from "./flags.ts";
 
@@ -106,17 +107,13 @@ export async function runRun(args: string[], io: RunIo = processIo): Promise<num
     const stop = new AbortController();
     process.once("SIGINT", () => {
       stop.abort();
+      // Stops a stage that is running (a shell stage's whole process group).
+      void autoscaler.stop();
     });
     io.out(`Running every ${config.interval} ms; Ctrl-C to stop.\n`);
     while (!stop.signal.aborted) {
       await once();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, config.interval);
-        stop.signal.addEventListener("abort", () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await sleep(systemClock, config.interval, stop.signal);
     }
     return 0;
   } finally {

@@ -66,6 +66,9 @@ const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Observes every request, for metrics and for tests that count writes. */
 export type RequestObserver = (method: string, path: string, status: number, seconds: number) => void;
 
+/** How long a request may stay silent before it fails (watches have their own idle limit). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export class KubeHttp {
   readonly #kc: KubeConfig;
   readonly #server: URL;
@@ -92,11 +95,16 @@ export class KubeHttp {
     this.#observers.push(observer);
   }
 
+  /**
+   * One request. Unless the caller sets timeoutMs, a connection that stays
+   * silent for REQUEST_TIMEOUT_MS fails the request, so a hung apiserver
+   * connection cannot stall a caller for ever.
+   */
   async request<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
     const started = performance.now();
     let status = 0;
     try {
-      const res = await this.#send(method, path, options);
+      const res = await this.#send(method, path, { timeoutMs: REQUEST_TIMEOUT_MS, ...options });
       status = res.statusCode ?? 0;
       const text = await readBody(res);
       if (status < 200 || status >= 300) throw new KubeApiError(method, path, status, parseStatus(text));

@@ -290,7 +290,12 @@ describe("the REST API", () => {
     await apply(namespace, seed.deploymentYaml);
     const port = await freePort();
     const apiConfig = JSON.stringify({ enabled: true, host: "127.0.0.1", port });
-    await startAutoscaler(t, namespace, cpaWithConfig({ interval: "3600000", apiConfig }), seedFiles());
+    await startAutoscaler(
+      t,
+      namespace,
+      cpaWithConfig({ interval: "3600000", apiConfig, maxReplicas: "2" }),
+      seedFiles(),
+    );
     const base = `http://127.0.0.1:${port}/api/v1`;
     await eventually("the API", async () =>
       (await fetch(`${base}/metrics?dry_run=true`).catch(() => undefined))?.ok ? true : undefined,
@@ -303,9 +308,10 @@ describe("the REST API", () => {
     assert.deepEqual(await dry.json(), { targetReplicas: 3 });
     assert.equal(await replicas(namespace), 1, "a dry run scaled the target");
 
-    const real = await fetch(`${base}/evaluation`, { method: "POST" });
-    assert.deepEqual(await real.json(), { targetReplicas: 3 });
-    assert.equal(await replicas(namespace), 3);
+    // A real run answers what it decided (clamped to maxReplicas), as the original does.
+    const real = await fetch(`${base}/evaluation?dry_run=`, { method: "POST" });
+    assert.deepEqual(await real.json(), { targetReplicas: 2 });
+    assert.equal(await replicas(namespace), 2);
 
     const bad = await fetch(`${base}/evaluation?dry_run=maybe`, { method: "POST" });
     assert.equal(bad.status, 400);

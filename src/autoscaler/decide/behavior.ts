@@ -132,7 +132,11 @@ export function replicasAtPeriodStart(
  */
 function propose(direction: Direction, start: number, policy: ScalingPolicy): number {
   if (direction === "up") {
-    return policy.type === "Pods" ? start + policy.value : Math.ceil(start * (1 + policy.value / 100));
+    if (policy.type === "Pods") return start + policy.value;
+    // A percentage of nothing is nothing: from zero (minReplicas: 0, which the
+    // HPA never meets) a Percent policy allows one replica, or scale-from-zero
+    // could never happen.
+    return Math.max(Math.ceil(start * (1 + policy.value / 100)), start === 0 ? 1 : 0);
   }
   return policy.type === "Pods" ? start - policy.value : Math.trunc(start * (1 - policy.value / 100));
 }

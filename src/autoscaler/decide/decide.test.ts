@@ -775,6 +775,17 @@ describe("behavior: Percent rounding follows horizontal.go", () => {
       }),
       replicas: 64,
     },
+    {
+      // Ours: the HPA never starts from 0; without this a Percent-only policy could never leave it.
+      name: "a Percent scale-up from 0 (minReplicas 0) allows one replica",
+      input: input({
+        evaluation: 5,
+        current: 0,
+        minReplicas: 0,
+        behavior: { scaleUp: { policies: [percent(100, 15)] } },
+      }),
+      replicas: 1,
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {

@@ -121,6 +121,9 @@ function stageReason(error: Error | undefined): string {
 
 function limitedReason(outcome: CycleOutcome): string {
   const { trace } = outcome.decision;
+  // The current replicas were out of bounds and were brought back (behavior mode).
+  if (trace.final !== trace.afterPolicies)
+    return outcome.target.current > trace.final ? "TooManyReplicas" : "TooFewReplicas";
   if (trace.afterClamp !== trace.raw)
     return trace.raw > trace.afterClamp ? "TooManyReplicas" : "TooFewReplicas";
   if (trace.afterStabilization !== trace.afterClamp) return "ScaleStabilized";

@@ -140,16 +140,17 @@ function decideOutOfBounds(
 ): Decision {
   const window = longestWindowSeconds(behavior);
   const recommendations = history.recommendations.filter((r) => isInWindow(r.at, input.now, window));
-  const replicas = corrected.replicas;
+  // The HPA skips stabilisation and policies here: the trace shows them as
+  // leaving the clamped value alone, and the bounds correction as the last step.
   return conclude(
     input,
     [corrected],
     {
       raw: input.evaluation,
       afterClamp: clamped.replicas,
-      afterStabilization: replicas,
-      afterPolicies: replicas,
-      final: replicas,
+      afterStabilization: clamped.replicas,
+      afterPolicies: clamped.replicas,
+      final: corrected.replicas,
     },
     { ...history, recommendations },
   );

@@ -1,7 +1,7 @@
 // Builds an Autoscaler from a configuration and a cluster connection: the one
 // place `cpa autoscaler` and `cpa run` share.
-import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import type { ClusterCredentials } from "../kube/credentials.ts";
 import { Discovery } from "../kube/discovery.ts";
 import { ApiEventRecorder } from "../kube/events.ts";
 import { KubeHttp } from "../kube/http.ts";
@@ -17,15 +17,6 @@ import { AUTOSCALER_FIELD_MANAGER, StatusReporter } from "./reporter.ts";
 import { STAGES, Stages, type StageName } from "./stages.ts";
 import { gatherKubernetesMetrics } from "./k8smetrics/gather.ts";
 import { TargetClient, type TargetState } from "./target.ts";
-
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster())
-    throw new Error("no Kubernetes cluster configured: the kubeconfig has no current cluster");
-  return kc;
-}
 
 export function buildStages(config: Config, log: Logger): Stages {
   const runners: Partial<Record<StageName, StageRunner>> = {};
@@ -46,7 +37,8 @@ export interface Assembled {
 
 export async function assemble(opts: {
   config: Config;
-  kc: KubeConfig;
+  /** A KubeConfig, or the Pod's in-cluster credentials (see kube/credentials.ts). */
+  credentials: ClusterCredentials;
   log: Logger;
   /** The CustomPodAutoscaler to report status on (the operator passes CPA_NAME). */
   cpaName?: string | undefined;
@@ -56,7 +48,7 @@ export async function assemble(opts: {
 }): Promise<Assembled> {
   const { config, log } = opts;
   const clock = opts.clock ?? systemClock;
-  const http = new KubeHttp(opts.kc);
+  const http = new KubeHttp(opts.credentials);
   const writer = new Writer(http, AUTOSCALER_FIELD_MANAGER);
   const discovery = new Discovery(http);
   const target = new TargetClient(http, discovery, writer, config.scaleTargetRef, config.namespace);

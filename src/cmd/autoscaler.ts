@@ -2,13 +2,14 @@
 // command). Reads the config file and env, then runs the loop and the REST API.
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { assemble, loadKubeConfig } from "../autoscaler/assemble.ts";
+import { assemble } from "../autoscaler/assemble.ts";
 import { startApiServer } from "../autoscaler/api.ts";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from "../autoscaler/config.ts";
+import { loadCredentials } from "../kube/credentials.ts";
 import { createLogger } from "../lib/log.ts";
 import { autoscalerMetrics, instrumentKubeRequests, newRegistry } from "../lib/metrics.ts";
 import { UsageError } from "./flags.ts";
@@ -59,7 +60,7 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
   try {
     assembled = await assemble({
       config,
-      kc: loadKubeConfig(values.kubeconfig),
+      credentials: await loadCredentials(values.kubeconfig),
       log,
       cpaName: env["CPA_NAME"],
       metrics,

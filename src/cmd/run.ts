@@ -3,7 +3,7 @@
 // The edit-run loop of an autoscaler author.
 import { parseArgs } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { assemble, loadKubeConfig } from "../autoscaler/assemble.ts";
+import { assemble } from "../autoscaler/assemble.ts";
 import { ConfigError, loadConfig } from "../autoscaler/config.ts";
 import type { StageName } from "../autoscaler/stages.ts";
 import { Discovery } from "../kube/discovery.ts";
@@ -42,6 +42,17 @@ function parse(args: string[]) {
   }
 }
 
+/** `cpa run` is for a workstation: always a kubeconfig, and its context's namespace. */
+async function loadKubeConfig(path: string | undefined): Promise<KubeConfig> {
+  const { KubeConfig } = await import("@kubernetes/client-node");
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster())
+    throw new Error("no Kubernetes cluster configured: the kubeconfig has no current cluster");
+  return kc;
+}
+
 /** The env the config is loaded from: the process's, plus --namespace and --target. */
 async function runEnv(values: ReturnType<typeof parse>, kc: KubeConfig): Promise<NodeJS.ProcessEnv> {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -61,7 +72,7 @@ async function runEnv(values: ReturnType<typeof parse>, kc: KubeConfig): Promise
 
 export async function runRun(args: string[], io: RunIo = processIo): Promise<number> {
   const values = parse(args);
-  const kc = loadKubeConfig(values.kubeconfig);
+  const kc = await loadKubeConfig(values.kubeconfig);
   const env = await runEnv(values, kc);
   let loaded;
   try {
@@ -75,7 +86,7 @@ export async function runRun(args: string[], io: RunIo = processIo): Promise<num
   // `cpa run` is for trying things: the REST API stays off and no status is reported.
   config.apiConfig = { ...config.apiConfig, enabled: false };
   const log = createLogger("cpa-run", values["log-level"]);
-  const { autoscaler, stages } = await assemble({ config, kc, log });
+  const { autoscaler, stages } = await assemble({ config, credentials: kc, log });
   const dryRun = values["dry-run"];
   io.out(
     `Autoscaling ${config.scaleTargetRef.kind}/${config.scaleTargetRef.name} in ${config.namespace} ` +

@@ -5,7 +5,7 @@
 // long a stream may stay silent.
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { ClusterCredentials } from "./credentials.ts";
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
@@ -70,19 +70,19 @@ export type RequestObserver = (method: string, path: string, status: number, sec
 export const REQUEST_TIMEOUT_MS = 30_000;
 
 export class KubeHttp {
-  readonly #kc: KubeConfig;
+  readonly #kc: ClusterCredentials;
   readonly #server: URL;
   readonly #observers: RequestObserver[] = [];
   #writes = 0;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: ClusterCredentials) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig has no current cluster");
     this.#kc = kc;
     this.#server = new URL(cluster.server);
   }
 
-  get config(): KubeConfig {
+  get config(): ClusterCredentials {
     return this.#kc;
   }
 

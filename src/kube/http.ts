@@ -3,7 +3,7 @@
 // plugins); requests and watch streams are plain JSON over node:https, so we
 // control exactly what is sent (server-side apply, /status, /scale) and how
 // long a stream may stay silent.
-import { request as httpsRequest, type RequestOptions } from "node:https";
+import { Agent, request as httpsRequest, type RequestOptions } from "node:https";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { ClusterCredentials } from "./credentials.ts";
 
@@ -74,6 +74,7 @@ export class KubeHttp {
   readonly #server: URL;
   readonly #observers: RequestObserver[] = [];
   #writes = 0;
+  readonly #agents = new Map<string, Agent>();
 
   constructor(kc: ClusterCredentials) {
     const cluster = kc.getCurrentCluster();
@@ -178,6 +179,41 @@ export class KubeHttp {
     });
   }
 
+  /**
+   * client-node's KubeConfig hands out a new https.Agent for every request,
+   * so every request would open a new TLS connection. Requests with the same
+   * TLS identity share one keep-alive agent instead. Agents of other kinds
+   * (a configured proxy) are left alone.
+   */
+  #keepAlive(opts: RequestOptions): void {
+    if (opts.agent !== undefined && opts.agent.constructor !== Agent) return;
+    const tls = [
+      opts.ca,
+      opts.cert,
+      opts.key,
+      opts.pfx,
+      opts.passphrase,
+      opts.rejectUnauthorized,
+      opts.servername,
+    ];
+    const key = JSON.stringify(tls);
+    let agent = this.#agents.get(key);
+    if (!agent) {
+      agent = new Agent({
+        keepAlive: true,
+        ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+        ...(opts.cert === undefined ? {} : { cert: opts.cert }),
+        ...(opts.key === undefined ? {} : { key: opts.key }),
+        ...(opts.pfx === undefined ? {} : { pfx: opts.pfx }),
+        ...(opts.passphrase === undefined ? {} : { passphrase: opts.passphrase }),
+        ...(opts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.rejectUnauthorized }),
+        ...(opts.servername === undefined ? {} : { servername: opts.servername }),
+      });
+      this.#agents.set(key, agent);
+    }
+    opts.agent = agent;
+  }
+
   async #send(method: string, path: string, options: CallOptions): Promise<IncomingMessage> {
     const url = new URL(path, this.#server);
     for (const [k, v] of Object.entries(options.query ?? {}))
@@ -193,6 +229,7 @@ export class KubeHttp {
       ...(options.signal ? { signal: options.signal } : {}),
     };
     await this.#kc.applyToHTTPSOptions(opts);
+    this.#keepAlive(opts);
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
       const req = send(url, opts, resolve);

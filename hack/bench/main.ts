@@ -1,0 +1,408 @@
+// `npm run bench`: the operator and runtime benchmarks of docs/benchmarks.md.
+// Uses the cluster KUBECONFIG names; without one it starts the local control
+// plane (or reuses a running one) as hack/with-cluster.ts does, and stops it
+// afterwards if it started it. Prints tables; writes the full results as JSON
+// under .cache/bench/. It reports numbers and never fails on a target.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { cacheDir, repoRoot } from "../plane/config.ts";
+import { PlaneError } from "../plane/errors.ts";
+import { down, up } from "../plane/plane.ts";
+import {
+  connect,
+  createDeployment,
+  createNamespace,
+  deleteNamespace,
+  waitForRunningPods,
+  type Cluster,
+} from "./kube.ts";
+import { installOperator, measureFloor, provision } from "./operator.ts";
+import { prepareOriginals } from "./original.ts";
+import {
+  createRunnerAccount,
+  measureApiRuns,
+  measureIdle,
+  measureProcessJitter,
+  measureReaction,
+  type Runtime,
+} from "./processes.ts";
+import { renderReport, type Machine, type Results } from "./report.ts";
+import { measureJitter, measureOverhead } from "./runtime.ts";
+import {
+  METHOD_KINDS,
+  type MethodKind,
+  prepareWorkDir,
+  startStageServer,
+  PER_RESOURCE,
+  TARGETS,
+  type TargetSpec,
+  type WorkDir,
+} from "./workload.ts";
+
+const log = (line: string): void => {
+  process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${line}\n`);
+};
+
+const SUITES = ["operator", "runtime", "process"] as const;
+type Suite = (typeof SUITES)[number];
+
+interface Options {
+  sizes: number[];
+  suites: Set<Suite>;
+  cycles: number;
+  warmup: number;
+  budgetSeconds: number;
+  apiRequests: number;
+  apiBudgetSeconds: number;
+  jitterCycles: number;
+  reactionSamples: number;
+  idleSeconds: number;
+  resyncSeconds: number;
+  createConcurrency: number;
+  originals: boolean;
+  originalsDir: string;
+  profileDir: string | undefined;
+  methods: MethodKind[];
+  modes: string[];
+}
+
+const USAGE = `usage: npm run bench -- [options]
+  --sizes=10,100,500      operator: CPAs provisioned at once, one run per size
+  --concurrency=16        operator: CPA creates in flight while applying them
+  --resync=20             operator: its --resync in seconds (the steady-state pass waits for one)
+  --cycles=1000           runtime: cycles per method and mode (in process)
+  --budget=120            runtime: at most this many seconds per method and mode
+  --api-requests=100      side by side: REST API evaluations per runtime, method and mode (4 a second at most)
+  --api-budget=45         side by side: at most this many seconds each
+  --jitter-cycles=60      loop jitter at a 1 s interval: cycles
+  --reaction-samples=20   metric change -> /scale: samples
+  --idle-seconds=45       idle RSS: how long the runtimes idle first
+  --only=operator,runtime,process
+  --no-originals          skip fetching and building the original Go implementations
+  --originals-dir=DIR     where they are built (default: $TMPDIR/cpa-bench-originals)
+  --methods=module,sh,python,http               runtime and side by side: only these methods
+  --modes=per-resource,per-pod 10,per-pod 100   and only these modes
+  --jitter-cycles, --reaction-samples or --idle-seconds set to 0 skips that measurement
+  --profile=DIR           a CPU profile (node --cpu-prof) of each operator process into DIR
+  --quick                 small numbers everywhere, to check the benchmark itself`;
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      sizes: { type: "string" },
+      cycles: { type: "string" },
+      warmup: { type: "string" },
+      budget: { type: "string" },
+      "api-requests": { type: "string" },
+      "api-budget": { type: "string" },
+      "jitter-cycles": { type: "string" },
+      "reaction-samples": { type: "string" },
+      "idle-seconds": { type: "string" },
+      resync: { type: "string" },
+      concurrency: { type: "string" },
+      only: { type: "string" },
+      "no-originals": { type: "boolean", default: false },
+      "originals-dir": { type: "string" },
+      quick: { type: "boolean", default: false },
+      profile: { type: "string" },
+      methods: { type: "string" },
+      modes: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const q = values.quick;
+  const num = (v: string | undefined, full: number, quick: number): number => {
+    const n = v === undefined ? (q ? quick : full) : Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`not a number: ${v ?? ""}\n${USAGE}`);
+    return n;
+  };
+  const only = (values.only ?? SUITES.join(",")).split(",").map((s) => s.trim());
+  for (const s of only)
+    if (!(SUITES as readonly string[]).includes(s)) throw new Error(`unknown suite ${s}\n${USAGE}`);
+  return {
+    sizes: (values.sizes ?? (q ? "10" : "10,100,500")).split(",").map(Number),
+    suites: new Set(only as Suite[]),
+    cycles: num(values.cycles, 1000, 50),
+    warmup: num(values.warmup, 20, 5),
+    budgetSeconds: num(values.budget, 120, 15),
+    apiRequests: num(values["api-requests"], 100, 20),
+    apiBudgetSeconds: num(values["api-budget"], 45, 10),
+    jitterCycles: num(values["jitter-cycles"], 60, 10),
+    reactionSamples: num(values["reaction-samples"], 20, 5),
+    idleSeconds: num(values["idle-seconds"], 45, 20),
+    resyncSeconds: num(values.resync, 20, 15),
+    createConcurrency: num(values.concurrency, 16, 16),
+    originals: !values["no-originals"],
+    originalsDir: values["originals-dir"] ?? join(tmpdir(), "cpa-bench-originals"),
+    profileDir: values.profile,
+    methods: (values.methods?.split(",") ?? METHOD_KINDS).filter((m): m is MethodKind =>
+      (METHOD_KINDS as readonly string[]).includes(m),
+    ),
+    modes: values.modes?.split(",") ?? TARGETS.map((t) => t.mode),
+  };
+}
+
+/** HEAD and the product files that differ from it: what this run measures. */
+function codeState(): string {
+  const git = (...args: string[]): string => {
+    try {
+      return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8" }).trim();
+    } catch {
+      return "";
+    }
+  };
+  const dirty = git("status", "--porcelain", "--", "src", "bin", "package.json")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.slice(3));
+  const head = git("rev-parse", "--short", "HEAD") || "unknown";
+  return dirty.length ? `${head} + uncommitted ${dirty.join(", ")}` : head;
+}
+
+const loadAverage = (): number[] => loadavg().map((l) => Math.round(l * 100) / 100);
+
+async function machine(cluster: Cluster): Promise<Machine> {
+  const version = await cluster.http.request<{ gitVersion: string }>("GET", "/version");
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+    kubernetes: version.gitVersion,
+    loadAverage: { start: loadAverage() },
+  };
+}
+
+const REACTION_TARGET: TargetSpec = {
+  mode: "per-resource",
+  runMode: "per-resource",
+  name: "react",
+  replicas: 2,
+};
+
+/** One namespace for every runtime benchmark: the targets (1, 10, 100 Pods), their CPAs, a ServiceAccount. */
+async function runtimeNamespace(cluster: Cluster): Promise<string> {
+  const { http } = cluster;
+  const namespace = await createNamespace(http, "bench-rt");
+  await createRunnerAccount(cluster, namespace);
+  for (const t of [...TARGETS, REACTION_TARGET]) {
+    await createDeployment(http, namespace, t.name, t.replicas);
+    // The CPA the in-process autoscaler reports status on; no operator runs now, so nothing is provisioned.
+    await http.request(
+      "POST",
+      `/apis/custompodautoscaler.com/v1/namespaces/${namespace}/custompodautoscalers`,
+      {
+        body: {
+          apiVersion: "custompodautoscaler.com/v1",
+          kind: "CustomPodAutoscaler",
+          metadata: { name: `rt-${t.name}` },
+          spec: {
+            template: { spec: { containers: [{ name: "autoscaler", image: "cpa-bench:latest" }] } },
+            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: t.name },
+          },
+        },
+      },
+    );
+  }
+  for (const t of [...TARGETS, REACTION_TARGET])
+    await waitForRunningPods(http, namespace, `app=${t.name}`, t.replicas);
+  return namespace;
+}
+
+async function runtimeSuite(
+  cluster: Cluster,
+  namespace: string,
+  work: WorkDir,
+  serverUrl: string,
+  opts: Options,
+  results: Results,
+): Promise<void> {
+  const targets = TARGETS.filter((t) => opts.modes.includes(t.mode));
+  for (const method of opts.methods) {
+    for (const target of targets) {
+      log(`runtime: ${method}, ${target.mode}: up to ${opts.cycles} cycles or ${opts.budgetSeconds} s`);
+      results.overhead.push(
+        await measureOverhead(cluster, namespace, work, serverUrl, method, target, {
+          cycles: opts.cycles,
+          warmup: opts.warmup,
+          budgetSeconds: opts.budgetSeconds,
+        }),
+      );
+    }
+  }
+  if (opts.jitterCycles > 0) {
+    log(`runtime: loop jitter in process, ${opts.jitterCycles} cycles at 1 s`);
+    results.jitter = await measureJitter(cluster, namespace, work, PER_RESOURCE, 1000, opts.jitterCycles);
+  }
+}
+
+async function processSuite(
+  cluster: Cluster,
+  namespace: string,
+  work: WorkDir,
+  serverUrl: string,
+  goBinary: string | undefined,
+  opts: Options,
+  results: Results,
+): Promise<void> {
+  const runtimes: Runtime[] = goBinary ? ["ours", "go"] : ["ours"];
+  for (const method of opts.methods.filter((m) => m !== "module")) {
+    for (const target of TARGETS.filter((t) => opts.modes.includes(t.mode))) {
+      for (const runtime of runtimes) {
+        log(`side by side: ${runtime}, ${method}, ${target.mode}: REST API dry-run evaluations`);
+        results.api.push(
+          await measureApiRuns(cluster, runtime, goBinary, namespace, work, serverUrl, method, target, {
+            requests: opts.apiRequests,
+            warmup: 5,
+            budgetSeconds: opts.apiBudgetSeconds,
+          }),
+        );
+      }
+    }
+  }
+  for (const runtime of opts.jitterCycles > 0 ? runtimes : []) {
+    log(`process: ${runtime} loop jitter, ${opts.jitterCycles} cycles at 1 s`);
+    results.processJitter.push(
+      await measureProcessJitter(
+        cluster,
+        runtime,
+        goBinary,
+        namespace,
+        work,
+        PER_RESOURCE,
+        opts.jitterCycles,
+      ),
+    );
+  }
+  for (const runtime of opts.reactionSamples > 0 ? runtimes : []) {
+    log(`process: ${runtime} reaction, ${opts.reactionSamples} metric changes`);
+    results.reaction.push(
+      await measureReaction(
+        cluster,
+        runtime,
+        goBinary,
+        namespace,
+        work,
+        REACTION_TARGET,
+        opts.reactionSamples,
+      ),
+    );
+  }
+  if (opts.idleSeconds === 0) return;
+  log(`process: idle RSS after ${opts.idleSeconds} s at the default 15 s interval`);
+  results.idle.push(
+    ...(await measureIdle(
+      cluster,
+      runtimes.map((runtime) => ({ runtime, goBinary })),
+      namespace,
+      work,
+      PER_RESOURCE,
+      opts.idleSeconds,
+    )),
+  );
+}
+
+async function benchmark(cluster: Cluster, opts: Options, results: Results): Promise<void> {
+  const { suites } = opts;
+  let goBinary: string | undefined;
+  if (opts.originals && suites.has("process")) {
+    log("originals: fetching the Go implementations from the module proxy");
+    results.originals = await prepareOriginals(opts.originalsDir, log, 15 * 60_000);
+    goBinary = results.originals.runtime?.binary;
+  }
+  log("installing config/cluster.yaml (the operator's Deployment scaled to 0: it runs as a local process)");
+  await installOperator(cluster);
+  if (suites.has("operator")) {
+    log("floor: loopback create latency");
+    results.floor = await measureFloor(cluster);
+    for (const n of opts.sizes) {
+      results.provisioning.push(
+        await provision(cluster, n, {
+          sizes: opts.sizes,
+          createConcurrency: opts.createConcurrency,
+          resyncSeconds: opts.resyncSeconds,
+          profileDir: opts.profileDir,
+          log,
+        }),
+      );
+    }
+  }
+  if (!suites.has("runtime") && !suites.has("process")) return;
+  const work = prepareWorkDir();
+  const server = await startStageServer(work);
+  log("runtime: preparing targets with 1, 10 and 100 Pods");
+  const namespace = await runtimeNamespace(cluster);
+  try {
+    if (suites.has("runtime")) await runtimeSuite(cluster, namespace, work, server.url, opts, results);
+    if (suites.has("process"))
+      await processSuite(cluster, namespace, work, server.url, goBinary, opts, results);
+  } finally {
+    server.stop();
+    work.remove();
+    await deleteNamespace(cluster.http, namespace);
+  }
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  let kubeconfig = process.env["KUBECONFIG"];
+  let ownPlane = false;
+  if (kubeconfig) {
+    log(`Using the cluster KUBECONFIG names: ${kubeconfig}`);
+  } else {
+    const { started, state } = await up(log);
+    ownPlane = started && process.env["CPA_KEEP_CLUSTER"] !== "1";
+    kubeconfig = state.kubeconfig;
+    // The operator's ServiceAccount kubeconfig is minted through the admin config KUBECONFIG names.
+    process.env["KUBECONFIG"] = kubeconfig;
+  }
+  const cluster = connect(kubeconfig);
+  const results: Results = {
+    code: { start: codeState() },
+    startedAt: new Date().toISOString(),
+    machine: await machine(cluster),
+    options: { ...opts, suites: [...opts.suites] },
+    provisioning: [],
+    overhead: [],
+    processJitter: [],
+    reaction: [],
+    idle: [],
+    api: [],
+    errors: [],
+  };
+  try {
+    await benchmark(cluster, opts, results);
+  } catch (err) {
+    results.errors.push(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  } finally {
+    results.finishedAt = new Date().toISOString();
+    results.machine.loadAverage.end = loadAverage();
+    results.code.end = codeState();
+    const dir = join(cacheDir, "bench");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `results-${results.startedAt.replaceAll(":", "-")}.json`);
+    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(dir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`${renderReport(results)}\n\nResults: ${file}\n`);
+    if (ownPlane) await down(log);
+  }
+  return results.errors.length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  if (!(err instanceof PlaneError)) throw err;
+  log(`error: the control plane could not start, so no benchmark ran.\n${err.message}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,330 @@
+// The results of one `npm run bench`: the JSON shape written under .cache/bench/
+// and the tables printed from it. Targets are the issue's; the tables say
+// whether each is met, and the benchmark never fails on them.
+import type { FloorResult, ProvisionResult } from "./operator.ts";
+import type { Originals } from "./original.ts";
+import type { ApiRunResult, IdleResult, ProcessJitterResult, ReactionResult } from "./processes.ts";
+import type { JitterResult, OverheadResult } from "./runtime.ts";
+import { round } from "./stats.ts";
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  kernel: string;
+  node: string;
+  kubernetes: string;
+  /** 1, 5 and 15 minute load averages when the run started and ended: other work on the machine shows here. */
+  loadAverage: { start: number[]; end?: number[] };
+}
+
+export interface Results {
+  /** The code measured: HEAD, plus the uncommitted product files, at the start and the end. */
+  code: { start: string; end?: string };
+  startedAt: string;
+  finishedAt?: string;
+  machine: Machine;
+  options: Record<string, unknown>;
+  floor?: FloorResult;
+  provisioning: ProvisionResult[];
+  overhead: OverheadResult[];
+  jitter?: JitterResult;
+  processJitter: ProcessJitterResult[];
+  reaction: ReactionResult[];
+  idle: IdleResult[];
+  api: ApiRunResult[];
+  originals?: Originals;
+  errors: string[];
+}
+
+export const TARGETS = {
+  provisionSecondsAt500: 10,
+  operatorRssMbAt500: 150,
+  overheadP99Ms: 5,
+  moduleOverheadP99Ms: 1,
+  jitterP95Ms: 75,
+  idleRssMb: 60,
+} as const;
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...cells.slice(1).map(line)].join("\n");
+}
+
+const verdict = (ok: boolean): string => (ok ? "met" : "MISSED");
+
+/** Floor for N CPAs: N × writes per CPA × one sequential create (the issue's definition). */
+export function floorSeconds(p: ProvisionResult, floor: FloorResult): number {
+  return (p.n * p.writesPerCpaSettled * floor.createMs.p50) / 1000;
+}
+
+/** The apiserver's throughput bound: N × writes per CPA at the best measured creates per second. */
+export function throughputFloorSeconds(p: ProvisionResult, floor: FloorResult): number {
+  const best = Math.max(floor.writesPerSecond.inFlight4, floor.writesPerSecond.inFlight16);
+  return (p.n * p.writesPerCpaSettled) / best;
+}
+
+function provisioningSection(r: Results): string {
+  const rows = r.provisioning.map((p) => {
+    const floor = r.floor ? floorSeconds(p, r.floor) : Number.NaN;
+    const bound = r.floor ? throughputFloorSeconds(p, r.floor) : Number.NaN;
+    const target =
+      p.n === 500
+        ? `${verdict(p.allPodsSeconds <= TARGETS.provisionSecondsAt500)} (<= ${TARGETS.provisionSecondsAt500} s)`
+        : "";
+    return [
+      p.n,
+      p.allPodsSeconds,
+      p.allReadySeconds,
+      `${p.cpaToPodMs.p50} / ${p.cpaToPodMs.p99}`,
+      `${p.writesPerCpaAtPods} / ${p.writesPerCpaSettled}`,
+      `${round(floor)} (x${round(p.allPodsSeconds / floor)})`,
+      `${round(bound)} (x${round(p.allPodsSeconds / bound)})`,
+      target,
+    ];
+  });
+  return table(
+    [
+      "N",
+      "all Pods s",
+      "all Ready s",
+      "CPA→Pod p50/p99 ms",
+      "writes/CPA pods/settled",
+      "floor serial s (ratio)",
+      "floor throughput s (ratio)",
+      "target",
+    ],
+    rows,
+  );
+}
+
+function steadySection(r: Results): string {
+  const rows = r.provisioning.map((p) => {
+    const rssTarget =
+      p.n === 500
+        ? `${verdict(p.rssMb.peak <= TARGETS.operatorRssMbAt500)} (<= ${TARGETS.operatorRssMbAt500} MB)`
+        : "";
+    return [
+      p.n,
+      `${p.resyncWrites} (${verdict(p.resyncWrites === 0)})`,
+      p.resyncReconciles,
+      p.resyncSeconds,
+      p.resyncCpuSeconds,
+      p.provisionCpuSeconds,
+      `${p.rssMb.beforeCpas} / ${p.rssMb.settled} / ${p.rssMb.peak}`,
+      rssTarget,
+    ];
+  });
+  return table(
+    [
+      "N",
+      "resync writes (0)",
+      "reconciles",
+      "resync s",
+      "resync CPU s",
+      "provision CPU s",
+      "RSS MB idle/settled/peak",
+      "RSS target",
+    ],
+    rows,
+  );
+}
+
+function cpuSection(r: Results): string {
+  const names = ["kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok", "operator"];
+  const rows = r.provisioning.map((p) => [
+    p.n,
+    p.cpu.wallSeconds,
+    `${p.cpu.machine} (${round((100 * p.cpu.machine) / (r.machine.cpus * p.cpu.wallSeconds))}%)`,
+    ...names.map((n) => p.cpu.processes[n] ?? "-"),
+    p.cpu.bench,
+    p.cpu.other,
+  ]);
+  return table(
+    [
+      "N",
+      "wall s",
+      "machine busy CPU s",
+      "apiserver",
+      "etcd",
+      "controller-mgr",
+      "scheduler",
+      "kwok",
+      "operator",
+      "bench",
+      "other",
+    ],
+    rows,
+  );
+}
+
+function overheadSection(r: Results): string {
+  const rows = r.overhead.map((o) => {
+    const limit = o.method === "module" ? TARGETS.moduleOverheadP99Ms : TARGETS.overheadP99Ms;
+    return [
+      o.method,
+      o.mode,
+      o.cycles,
+      o.overheadMs.p50,
+      o.overheadMs.p99,
+      o.cycleMs.p50,
+      o.userMs.p50,
+      `${o.kubeApiMs.p50} (${o.kubeRequestsPerCycle})`,
+      `${o.ownMs.p50} / ${o.ownMs.p99}`,
+      `${verdict(o.overheadMs.p99 <= limit)} (p99 <= ${limit} ms)`,
+    ];
+  });
+  return table(
+    [
+      "method",
+      "mode",
+      "cycles",
+      "overhead p50 ms",
+      "p99 ms",
+      "cycle p50 ms",
+      "user p50 ms",
+      "of which: kube API p50 ms (req/cycle)",
+      "own p50/p99 ms",
+      "target",
+    ],
+    rows,
+  );
+}
+
+function loopSection(r: Results): string {
+  const rows: (string | number)[][] = [];
+  if (r.jitter) {
+    const j = r.jitter;
+    rows.push([
+      "jitter, in process (timer)",
+      "ours",
+      j.cycles,
+      j.lateMs.p50,
+      j.lateMs.p95,
+      j.lateMs.p99,
+      j.lateMs.max,
+      `${verdict(j.lateMs.p95 < TARGETS.jitterP95Ms)} (p95 < ${TARGETS.jitterP95Ms} ms)`,
+    ]);
+  }
+  for (const j of r.processJitter) {
+    rows.push([
+      "jitter, process (script start)",
+      j.runtime,
+      j.cycles,
+      j.lateMs.p50,
+      j.lateMs.p95,
+      j.lateMs.p99,
+      j.lateMs.max,
+      j.runtime === "ours"
+        ? `${verdict(j.lateMs.p95 < TARGETS.jitterP95Ms)} (p95 < ${TARGETS.jitterP95Ms} ms)`
+        : "",
+    ]);
+  }
+  for (const x of r.reaction) {
+    rows.push([
+      `reaction, interval ${x.intervalMs} ms`,
+      x.runtime,
+      x.samples,
+      x.ms.p50,
+      x.ms.p95,
+      x.ms.p99,
+      x.ms.max,
+      `mean ${x.ms.mean} ms`,
+    ]);
+  }
+  return table(["measure", "runtime", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "note"], rows);
+}
+
+function idleSection(r: Results): string {
+  const rows = r.idle.map((i) => [
+    i.runtime,
+    i.rssMb,
+    i.peakRssMb,
+    i.idleSeconds,
+    i.runtime === "ours" ? `${verdict(i.rssMb <= TARGETS.idleRssMb)} (<= ${TARGETS.idleRssMb} MB)` : "",
+  ]);
+  for (const j of r.processJitter)
+    rows.push([`${j.runtime} (after ${j.cycles} runs at 1 s)`, j.rssMb, "", "", ""]);
+  return table(["runtime", "RSS MB", "peak MB", "idle s", "target"], rows);
+}
+
+function apiSection(r: Results): string {
+  const keys = [...new Set(r.api.map((a) => `${a.method}|${a.mode}`))];
+  const rows = keys.map((k) => {
+    const [method = "", mode = ""] = k.split("|");
+    const ours = r.api.find((a) => a.method === method && a.mode === mode && a.runtime === "ours");
+    const go = r.api.find((a) => a.method === method && a.mode === mode && a.runtime === "go");
+    const fmt = (a: ApiRunResult | undefined): string =>
+      a ? `${a.ms.p50} / ${a.ms.p99} (${a.requests})` : "-";
+    return [
+      method,
+      mode,
+      fmt(ours),
+      fmt(go),
+      ours && go ? round(ours.ms.p50 / go.ms.p50) : "-",
+      ours && go ? round(ours.ms.p99 / go.ms.p99) : "-",
+    ];
+  });
+  return table(
+    ["method", "mode", "ours p50/p99 ms (n)", "go p50/p99 ms (n)", "ours/go p50", "ours/go p99"],
+    rows,
+  );
+}
+
+function originalsSection(o: Originals): string {
+  const lines = o.attempts.map(
+    (a) => `  ${a.module}${a.version ? `@${a.version}` : ""}: ${a.ok ? "built" : (a.problem ?? "failed")}`,
+  );
+  if (o.runtime) {
+    lines.push(
+      `  runtime used: ${o.runtime.module}@${o.runtime.version}${o.runtime.buildSeconds === undefined ? " (cached build)" : ` (built in ${o.runtime.buildSeconds} s)`}`,
+    );
+  }
+  return [`go: ${o.goVersion ?? "none"}`, ...lines].join("\n");
+}
+
+export function renderReport(r: Results): string {
+  const m = r.machine;
+  const out: string[] = [
+    `Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGb} GB RAM, Linux ${m.kernel}, Node ${m.node}, Kubernetes ${m.kubernetes}`,
+    `Code: ${r.code.start}${r.code.end && r.code.end !== r.code.start ? ` (at the end: ${r.code.end})` : ""}`,
+    `Load average at start ${m.loadAverage.start.join(" ")}${m.loadAverage.end ? `, at end ${m.loadAverage.end.join(" ")}` : ""}`,
+  ];
+  const section = (title: string, body: string): void => {
+    out.push("", `== ${title}`, body);
+  };
+  if (r.floor) {
+    const f = r.floor;
+    section(
+      "Floor: one loopback create",
+      [
+        `kept-alive connection: create p50 ${f.createMs.p50} ms, p99 ${f.createMs.p99} ms; GET p50 ${f.getMs.p50} ms, p99 ${f.getMs.p99} ms; ` +
+          `${f.writesPerSecond.inFlight4} creates/s with 4 in flight, ${f.writesPerSecond.inFlight16} with 16`,
+        `the product's transport (KubeHttp): create p50 ${f.product.createMs.p50} ms, ` +
+          `p99 ${f.product.createMs.p99} ms; GET p50 ${f.product.getMs.p50} ms, p99 ${f.product.getMs.p99} ms; ` +
+          `${f.product.writesPerSecondInFlight4} creates/s with 4 in flight`,
+      ].join("\n"),
+    );
+  }
+  if (r.provisioning.length) {
+    section("Operator: provisioning N CPAs applied at once", provisioningSection(r));
+    section("Operator: steady state (a resync of N unchanged CPAs) and footprint", steadySection(r));
+    section("Operator: where the machine's CPU went, first create → every CPA Ready (CPU s)", cpuSection(r));
+  }
+  if (r.overhead.length)
+    section("Runtime: framework overhead per cycle (in process, cycle minus user time)", overheadSection(r));
+  if (r.jitter !== undefined || r.processJitter.length > 0 || r.reaction.length > 0)
+    section("Runtime: loop jitter and reaction", loopSection(r));
+  if (r.idle.length > 0 || r.processJitter.length > 0) section("Runtime: RSS of the process", idleSection(r));
+  if (r.api.length)
+    section("Runtime side by side: one dry-run evaluation through the REST API", apiSection(r));
+  if (r.originals) section("Original Go implementations", originalsSection(r.originals));
+  if (r.errors.length) section("Errors", r.errors.join("\n"));
+  return out.join("\n");
+}

@@ -131,7 +131,7 @@ function deployment(namespace: string | undefined, watchOwnNamespace: boolean): 
               ports: [{ name: "http", containerPort: 8080 }],
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10 },
               readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
-              resources: { requests: { cpu: "50m", memory: "96Mi" }, limits: { memory: "256Mi" } },
+              resources: { requests: { cpu: "50m", memory: "192Mi" }, limits: { memory: "512Mi" } },
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,

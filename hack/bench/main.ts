@@ -155,7 +155,8 @@ function parseOptions(args: string[]): Options {
 function codeState(): string {
   const git = (...args: string[]): string => {
     try {
-      return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8" }).trim();
+      // trimEnd: porcelain lines start with a space when only the worktree changed.
+      return execFileSync("git", args, { cwd: repoRoot, encoding: "utf8" }).trimEnd();
     } catch {
       return "";
     }

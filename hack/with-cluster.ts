@@ -5,7 +5,7 @@
 // Never skips: if no cluster can be had, it fails and says why.
 import { spawn } from "node:child_process";
 import { PlaneError } from "./plane/errors.ts";
-import { down, up } from "./plane/plane.ts";
+import { useCluster } from "./plane/plane.ts";
 
 const log = (line: string): void => {
   process.stderr.write(`[cluster] ${line}\n`);
@@ -17,15 +17,7 @@ async function run(argv: string[]): Promise<number> {
     log("usage: node hack/with-cluster.ts <command> [args...]");
     return 2;
   }
-  let ownPlane = false;
-  let kubeconfig = process.env["KUBECONFIG"];
-  if (kubeconfig) {
-    log(`Using the cluster KUBECONFIG names: ${kubeconfig}`);
-  } else {
-    const { started, state } = await up(log);
-    ownPlane = started && process.env["CPA_KEEP_CLUSTER"] !== "1";
-    kubeconfig = state.kubeconfig;
-  }
+  const { kubeconfig, release } = await useCluster(log);
   const child = spawn(command, args, { stdio: "inherit", env: { ...process.env, KUBECONFIG: kubeconfig } });
   const forward = (sig: NodeJS.Signals): void => {
     child.kill(sig);
@@ -40,11 +32,7 @@ async function run(argv: string[]): Promise<number> {
       resolve(127);
     });
   });
-  if (ownPlane) {
-    await down(log);
-  } else if (!process.env["KUBECONFIG"]) {
-    log(`Left the control plane running: export KUBECONFIG=${kubeconfig}`);
-  }
+  await release();
   return code;
 }
 

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubeHttp, isNotFound } from "../../src/kube/http.ts";
 import type { KubeObject } from "../../src/kube/objects.ts";
+import { eventually } from "../../test/support/kube.ts";
 
 export interface Cluster {
   kubeconfig: string;
@@ -60,28 +61,14 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
 
 export const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls fn until it returns something other than undefined. */
-export async function waitFor<T>(
+/** Polls fn until it returns something other than undefined (the tests' helper, polling faster). */
+export function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 60_000,
   pollMs = 100,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const why = last instanceof Error ? `: ${last.message}` : "";
-      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${why}`);
-    }
-    await sleepMs(pollMs);
-  }
+  return eventually(what, fn, timeoutMs, pollMs);
 }
 
 /** Runs fn over items with at most `limit` in flight. */

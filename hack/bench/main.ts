@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cacheDir, repoRoot } from "../plane/config.ts";
 import { PlaneError } from "../plane/errors.ts";
-import { down, up } from "../plane/plane.ts";
+import { useCluster } from "../plane/plane.ts";
 import {
   connect,
   createDeployment,
@@ -356,17 +356,9 @@ async function benchmark(cluster: Cluster, opts: Options, results: Results): Pro
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
-  let kubeconfig = process.env["KUBECONFIG"];
-  let ownPlane = false;
-  if (kubeconfig) {
-    log(`Using the cluster KUBECONFIG names: ${kubeconfig}`);
-  } else {
-    const { started, state } = await up(log);
-    ownPlane = started && process.env["CPA_KEEP_CLUSTER"] !== "1";
-    kubeconfig = state.kubeconfig;
-    // The operator's ServiceAccount kubeconfig is minted through the admin config KUBECONFIG names.
-    process.env["KUBECONFIG"] = kubeconfig;
-  }
+  const { kubeconfig, release } = await useCluster(log);
+  // The operator's ServiceAccount kubeconfig is minted through the admin config KUBECONFIG names.
+  process.env["KUBECONFIG"] = kubeconfig;
   const cluster = connect(kubeconfig);
   const results: Results = {
     code: { start: codeState() },
@@ -395,7 +387,7 @@ async function main(): Promise<number> {
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(dir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`);
     process.stdout.write(`${renderReport(results)}\n\nResults: ${file}\n`);
-    if (ownPlane) await down(log);
+    await release();
   }
   return results.errors.length > 0 ? 1 : 0;
 }

@@ -361,3 +361,25 @@ function fakeNode(): object {
     status: { allocatable: resources, capacity: resources },
   };
 }
+
+/**
+ * The cluster to work against: the one $KUBECONFIG names, else the local plane,
+ * started here or reused. `release` stops the plane only if this call started
+ * it (and CPA_KEEP_CLUSTER is not 1).
+ */
+export async function useCluster(log: Log): Promise<{ kubeconfig: string; release: () => Promise<void> }> {
+  const named = process.env["KUBECONFIG"];
+  if (named) {
+    log(`Using the cluster KUBECONFIG names: ${named}`);
+    return { kubeconfig: named, release: () => Promise.resolve() };
+  }
+  const { started, state } = await up(log);
+  const own = started && process.env["CPA_KEEP_CLUSTER"] !== "1";
+  return {
+    kubeconfig: state.kubeconfig,
+    release: async () => {
+      if (own) await down(log);
+      else log(`Left the control plane running: export KUBECONFIG=${state.kubeconfig}`);
+    },
+  };
+}

@@ -45,6 +45,7 @@ export async function eventually<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 30_000,
+  pollMs = 200,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -59,7 +60,7 @@ export async function eventually<T>(
       const reason = last instanceof Error ? `: ${last.message}` : "";
       throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${reason}`);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 

@@ -3,6 +3,7 @@
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { customResourceDefinition } from "../src/api/crd.ts";
 import { GROUP, PLURAL } from "../src/api/names.ts";
+import { admissionPolicy, admissionPolicyBinding } from "../src/operator/admission-policy.ts";
 import { AGGREGATE_LABEL, LEADER_ELECTION_RULES, OPERATOR_RULES } from "../src/operator/permissions.ts";
 
 export const IMAGE = "cpa:0.1.0";
@@ -124,6 +125,7 @@ function deployment(namespace: string | undefined, watchOwnNamespace: boolean): 
               args: ["operator", "--leader-elect", "--http-address=:8080"],
               env: [
                 fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+                fieldEnv("SERVICE_ACCOUNT_NAME", "spec.serviceAccountName"),
                 watchOwnNamespace
                   ? fieldEnv("WATCH_NAMESPACE", "metadata.namespace")
                   : { name: "WATCH_NAMESPACE", value: "" },
@@ -145,12 +147,20 @@ function deployment(namespace: string | undefined, watchOwnNamespace: boolean): 
   };
 }
 
+/** Pod Security admission: the operator's namespace runs nothing that needs more than `restricted`. */
+const RESTRICTED = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/enforce-version": "latest",
+};
+
 /** config/cluster.yaml: the operator in cpa-system, managing CPAs in every namespace. */
 export function clusterBundle(): object[] {
   const ns = OPERATOR_NAMESPACE;
   return [
-    { apiVersion: "v1", kind: "Namespace", metadata: meta(ns) },
+    { apiVersion: "v1", kind: "Namespace", metadata: meta(ns, undefined, RESTRICTED) },
     customResourceDefinition(),
+    admissionPolicy(),
+    admissionPolicyBinding(),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME, ns) },
     ...clusterRoles(),
     roleBinding("ClusterRole", NAME),
@@ -164,6 +174,8 @@ export function clusterBundle(): object[] {
 export function namespacedBundle(): object[] {
   return [
     customResourceDefinition(),
+    admissionPolicy(),
+    admissionPolicyBinding(),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME) },
     ...namespacedRoles(),
     roleBinding("Role", NAME),

@@ -121,7 +121,7 @@ export function validationOf(node: JsonSchema): string[] {
   }
   if (node.pattern !== undefined) out.push(`pattern ${code(node.pattern)}`);
   out.push(...kubernetesValidation(node));
-  for (const rule of node["x-kubernetes-validations"] ?? []) out.push(rule.message);
+  for (const rule of node["x-kubernetes-validations"] ?? []) out.push(rule.message ?? rule.rule);
   return out;
 }
 
@@ -248,7 +248,7 @@ function versionRow(version: CrdVersion): string[] {
     ...(version.deprecated ? [`Deprecated: ${version.deprecationWarning ?? "no longer supported"}.`] : []),
     // A rule that is always false is how a served version refuses every object.
     ...rules.map((r) =>
-      r.rule === "false" ? `Every object is refused: ${r.message}.` : `Rule: ${r.message}.`,
+      r.rule === "false" ? `Every object is refused: ${r.message ?? ""}.` : `Rule: ${r.message ?? r.rule}.`,
     ),
   ];
   return [code(version.name), yes(version.served), yes(version.storage), notes.join(" ")];

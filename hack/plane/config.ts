@@ -17,3 +17,10 @@ export const kwokStagesFile = join(binDir, `kwok-stages-${KWOK_VERSION}.yaml`);
 
 /** The one fake node every test cluster has. */
 export const FAKE_NODE_NAME = "kwok-node-0";
+
+/**
+ * The apiserver's audit log: every request a ServiceAccount makes, at Metadata
+ * level (who, verb, resource; no bodies). The operator's permissions test
+ * derives what the operator sends from it.
+ */
+export const auditLogPath = join(stateDir, "logs", "audit.log");

@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { ensureBinaries } from "./build.ts";
 import {
+  auditLogPath,
   FAKE_NODE_NAME,
   KUBERNETES_VERSION,
   kubePlaneBinary,
@@ -152,10 +153,12 @@ async function start(state: PlaneState, log: Log): Promise<void> {
     return res.ok;
   });
 
+  const auditPolicy = join(stateDir, "audit-policy.yaml");
+  writeFileSync(auditPolicy, AUDIT_POLICY);
   log(`Starting kube-apiserver ${KUBERNETES_VERSION} on ${server}`);
   const apiserver = launch("kube-apiserver", kubePlaneBinary, [
     "kube-apiserver",
-    ...apiserverArgs(pki, etcdPort, apiPort),
+    ...apiserverArgs(pki, etcdPort, apiPort, auditPolicy),
   ]);
   await ready(apiserver, "kube-apiserver /readyz", 120_000, async () => {
     const res = await https(`${server}/readyz`, adminTls());
@@ -256,7 +259,23 @@ function etcdArgs(clientPort: number, peerPort: number): string[] {
   ];
 }
 
-function apiserverArgs(pki: Pki, etcdPort: number, port: number): string[] {
+/**
+ * Metadata of every request by a ServiceAccount outside kube-system (the
+ * controller-manager's controllers would be most of it), once it has
+ * completed; nothing else.
+ */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    userGroups: ["system:serviceaccounts:kube-system"]
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+`;
+
+function apiserverArgs(pki: Pki, etcdPort: number, port: number, auditPolicy: string): string[] {
   const serving = pki.cert("apiserver");
   const proxy = pki.cert("front-proxy-client");
   return [
@@ -275,6 +294,12 @@ function apiserverArgs(pki: Pki, etcdPort: number, port: number): string[] {
     `--service-account-signing-key-file=${pki.serviceAccountKey}`,
     "--service-cluster-ip-range=10.96.0.0/16",
     "--allow-privileged=true",
+    // On in OpenShift: creating an object whose owner reference blocks the owner's
+    // deletion needs `update` on the owner's finalizers. Every provisioning test proves it.
+    "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+    `--audit-policy-file=${auditPolicy}`,
+    `--audit-log-path=${auditLogPath}`,
+    "--audit-log-format=json",
     // The aggregation layer, so extension API servers (metrics APIs) can be registered.
     `--requestheader-client-ca-file=${pki.frontProxyCaCert}`,
     "--requestheader-allowed-names=front-proxy-client",

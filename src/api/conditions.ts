@@ -50,6 +50,7 @@ export const Reason = {
   RoleRejected: "RoleRejected",
   ProvisionFailed: "ProvisionFailed",
   ResourceExists: "ResourceExists",
+  ServiceAccountForbidden: "ServiceAccountForbidden",
   TargetUnresolved: "TargetUnresolved",
   Paused: "Paused",
   InvalidPausedReplicas: "InvalidPausedReplicas",

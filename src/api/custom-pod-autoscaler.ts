@@ -3,6 +3,7 @@
 // original operator accepted is accepted unchanged.
 import type { V1ObjectMeta } from "@kubernetes/client-node";
 import { conditionsSchema } from "./conditions.ts";
+import { OPERATOR_ENV_NAMES } from "./names.ts";
 import {
   anyObject,
   array,
@@ -53,6 +54,12 @@ export const configEntrySchema = object(
           message:
             "must be a valid environment variable name: letters, digits, '_', '-' and '.', not starting with a digit",
         },
+        {
+          rule: `!(self in [${OPERATOR_ENV_NAMES.map((n) => `'${n}'`).join(", ")}])`,
+          // The static message is what the reference docs show; the apiserver uses the expression.
+          message: `must not be ${OPERATOR_ENV_NAMES.join(", ")}: the operator sets these itself`,
+          messageExpression: `self + ' is reserved: the operator sets ${OPERATOR_ENV_NAMES.join(", ")} on the autoscaler Pod itself; remove this entry'`,
+        },
       ],
     }),
     value: string({ description: "The value, always a string (quote numbers and booleans in YAML)." }),
@@ -94,7 +101,11 @@ export const podTemplateSchema = object(
           minItems: 1,
           description: "The autoscaler's containers; each gets the operator's env vars.",
         }),
-        serviceAccountName: string({ description: "Ignored: set to the provisioned ServiceAccount." }),
+        serviceAccountName: string({
+          description:
+            "The ServiceAccount the autoscaler Pod runs as when provisionServiceAccount is false (default: " +
+            "the CustomPodAutoscaler's name). Ignored when the operator provisions the ServiceAccount.",
+        }),
       },
       {
         required: ["containers"],

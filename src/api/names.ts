@@ -19,3 +19,7 @@ export const PAUSED_REPLICAS_ANNOTATION = "v1.custompodautoscaler.com/paused-rep
 
 /** Hash of everything the autoscaler Pod is built from; the Pod is replaced only when it changes. */
 export const POD_HASH_ANNOTATION = "v1.custompodautoscaler.com/pod-template-hash";
+
+/** Env vars the operator sets on the autoscaler's containers; spec.config may not use these names. */
+export const CPA_NAME_ENV = "CPA_NAME";
+export const OPERATOR_ENV_NAMES = ["scaleTargetRef", "namespace", CPA_NAME_ENV] as const;

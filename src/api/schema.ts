@@ -12,7 +12,9 @@ export type Static<S> = S extends Schema<infer T> ? T : never;
 
 export interface ValidationRule {
   rule: string;
-  message: string;
+  message?: string;
+  /** A CEL expression building the message, so it can name the offending value. */
+  messageExpression?: string;
   fieldPath?: string;
   reason?: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueForbidden" | "FieldValueDuplicate";
 }

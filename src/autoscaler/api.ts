@@ -12,7 +12,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import type { Autoscaler } from "./autoscaler.ts";
+import { BusyError, type Autoscaler } from "./autoscaler.ts";
 import type { Config } from "./config.ts";
 
 interface ApiError {
@@ -88,17 +88,24 @@ async function serveStage(
     return;
   }
   const runType = dryRun ? "api_dry_run" : "api";
+  // One API run may wait behind the running one; more are refused, so requests never pile up.
+  const queueing = { refuseIfQueued: true };
   try {
-    if (path === "/api/v1/metrics") send(res, 200, await opts.autoscaler.metrics(runType));
+    if (path === "/api/v1/metrics") send(res, 200, await opts.autoscaler.metrics(runType, queueing));
     else {
       // As the original: a dry run answers the evaluation; a real run the replicas it decided.
       // (A run with autoscaling disabled decides 0.)
-      const outcome = await opts.autoscaler.run(runType, dryRun);
+      const outcome = await opts.autoscaler.run(runType, dryRun, queueing);
       send(res, 200, {
         targetReplicas: dryRun ? outcome.evaluation.targetReplicas : outcome.decision.replicas,
       });
     }
   } catch (err) {
+    if (err instanceof BusyError) {
+      res.setHeader("retry-after", "1");
+      fail(res, { status: 429, message: err.message });
+      return;
+    }
     opts.log.debug({ path, err: String(err) }, "API request failed");
     fail(res, { status: 500, message: err instanceof Error ? err.message : String(err) });
   }

@@ -28,6 +28,19 @@ export function nextRunAt(now: number, first: number, interval: number): number 
   return first + (Math.floor((now - first) / interval) + 1) * interval;
 }
 
+/** A REST API run refused because another is already waiting for its turn. */
+export class BusyError extends Error {
+  override readonly name = "BusyError";
+  constructor() {
+    super("another run is already waiting for its turn; try again once it has finished");
+  }
+}
+
+export interface RunOptions {
+  /** Refuse (BusyError) rather than queue when a run is already waiting: API requests never pile up. */
+  refuseIfQueued?: boolean;
+}
+
 export class Autoscaler {
   readonly #ctx: CycleContext;
   readonly #clock: Clock;
@@ -36,6 +49,8 @@ export class Autoscaler {
   readonly #state: CycleState;
   // Runs are serialised: the timer and the API share one decision history and window.
   #running: Promise<unknown> = Promise.resolve();
+  /** Runs asked for and not finished: the running one and those queued behind it. */
+  #pending = 0;
   #lastRunAt: number | undefined;
   readonly #shutdown = new AbortController();
 
@@ -66,12 +81,16 @@ export class Autoscaler {
     return this.#lastRunAt;
   }
 
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
+  #serial<T>(fn: () => Promise<T>, opts: RunOptions = {}): Promise<T> {
+    if (opts.refuseIfQueued && this.#pending > 1) return Promise.reject(new BusyError());
+    this.#pending++;
     const guarded = (): Promise<T> => {
       this.#shutdown.signal.throwIfAborted();
       return fn();
     };
-    const run = this.#running.then(guarded, guarded);
+    const run = this.#running.then(guarded, guarded).finally(() => {
+      this.#pending--;
+    });
     this.#running = run.catch(() => undefined);
     return run;
   }
@@ -87,7 +106,7 @@ export class Autoscaler {
   }
 
   /** One full run; failures are logged, reported and rethrown. */
-  run(runType: RunType, dryRun = false): Promise<CycleOutcome> {
+  run(runType: RunType, dryRun = false, opts: RunOptions = {}): Promise<CycleOutcome> {
     return this.#serial(async () => {
       const started = performance.now();
       try {
@@ -110,15 +129,15 @@ export class Autoscaler {
         this.#metrics?.runDuration.observe((performance.now() - started) / 1000);
         this.#lastRunAt = this.#clock.now();
       }
-    });
+    }, opts);
   }
 
   /** Only the metric stage (the REST API's GET /api/v1/metrics); never scales. */
-  metrics(runType: RunType): Promise<Metric[] | null> {
+  metrics(runType: RunType, opts: RunOptions = {}): Promise<Metric[] | null> {
     return this.#serial(async () => {
       const target = await this.#ctx.target.read();
       return gatherMetrics(this.#ctx, target, runType);
-    });
+    }, opts);
   }
 
   /** Runs on the schedule until the signal aborts. A failed run is logged; the loop goes on. */

@@ -208,3 +208,40 @@ describe("Autoscaler.stop", () => {
     assert.deepEqual(scaled, []);
   });
 });
+
+describe("Autoscaler runs from the REST API", () => {
+  test("one may wait behind the running run; a further one is refused, never queued", async () => {
+    const { Autoscaler, BusyError } = await import("./autoscaler.ts");
+    const { systemClock } = await import("../lib/clock.ts");
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let evaluations = 0;
+    const runners: Partial<Record<StageName, StageRunner>> = {
+      metric: { run: () => Promise.resolve("1") },
+      evaluate: {
+        run: async () => {
+          evaluations++;
+          await gate;
+          return '{"targetReplicas": 2}';
+        },
+      },
+    };
+    const autoscaler = new Autoscaler({
+      ctx: { config: config(), target: fakeTarget([]), stages: new Stages(runners, log), log, now: () => 0 },
+      clock: systemClock,
+      history: emptyHistory(),
+    });
+    const queueing = { refuseIfQueued: true };
+    const running = autoscaler.run("scaler");
+    const waiting = autoscaler.run("api_dry_run", true, queueing);
+    await assert.rejects(autoscaler.run("api_dry_run", true, queueing), BusyError);
+    await assert.rejects(autoscaler.metrics("api_dry_run", queueing), BusyError);
+    release();
+    await running;
+    await waiting;
+    assert.equal(evaluations, 2);
+    // Once nothing waits, the API may run again.
+    await autoscaler.run("api_dry_run", true, queueing);
+    assert.equal(evaluations, 3);
+  });
+});

@@ -10,7 +10,7 @@ import { resourcePath } from "../kube/discovery.ts";
 import type { EventRecorder } from "../kube/events.ts";
 import { isNotFound, KubeApiError, type KubeHttp } from "../kube/http.ts";
 import type { Writer } from "../kube/writes.ts";
-import { canonicalJson } from "../operator/desired/pod.ts";
+import { canonicalJson } from "../lib/canonical-json.ts";
 import { autoscalerStatus, type AutoscalerStatus, type RunReport } from "./status.ts";
 
 export const AUTOSCALER_FIELD_MANAGER = "cpa-autoscaler";

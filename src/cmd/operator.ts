@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
 import { KubeHttp } from "../kube/http.ts";
+import { serviceAccountFromEnv, serviceAccountOf, whoAmI, type ServiceAccountRef } from "../kube/identity.ts";
 import { createLogger } from "../lib/log.ts";
 import { instrumentKubeRequests, newRegistry, operatorMetrics } from "../lib/metrics.ts";
 import { startProbeServer } from "../lib/probe-server.ts";
@@ -96,6 +97,21 @@ export async function runOperator(args: string[]): Promise<number> {
     return 1;
   }
   const http = new KubeHttp(kc);
+  let serviceAccount: ServiceAccountRef | undefined;
+  try {
+    const username = await whoAmI(http);
+    serviceAccount = serviceAccountOf(username);
+    log.info({ user: username }, "Authenticated");
+  } catch (err) {
+    serviceAccount = serviceAccountFromEnv(process.env);
+    if (!serviceAccount) {
+      log.fatal(
+        { err: err instanceof Error ? err.message : String(err) },
+        "Could not tell which ServiceAccount the operator runs as (a SelfSubjectReview failed, and POD_NAMESPACE and SERVICE_ACCOUNT_NAME are not set); it must know, so that no autoscaler Pod runs as it",
+      );
+      return 1;
+    }
+  }
   const registry = newRegistry();
   instrumentKubeRequests(registry, http);
   const identity = `${hostname()}_${randomBytes(4).toString("hex")}`;
@@ -110,6 +126,7 @@ export async function runOperator(args: string[]): Promise<number> {
     instance: identity,
     queue,
     metrics,
+    serviceAccount,
   });
   let leading = false;
   const server =

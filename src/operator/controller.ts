@@ -8,6 +8,7 @@ import { GROUP, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL } from "../api/
 import { Discovery, resourcePath } from "../kube/discovery.ts";
 import { ApiEventRecorder } from "../kube/events.ts";
 import type { KubeHttp } from "../kube/http.ts";
+import type { ServiceAccountRef } from "../kube/identity.ts";
 import { Informer } from "../kube/informer.ts";
 import { keyOf, type KubeObject } from "../kube/objects.ts";
 import { runWorkers, WorkQueue } from "../kube/work-queue.ts";
@@ -30,6 +31,8 @@ export interface ControllerOptions {
   queue?: WorkQueue;
   metrics?: OperatorMetrics;
   clock?: Clock;
+  /** The operator's own ServiceAccount, which no autoscaler Pod may run as. */
+  serviceAccount?: ServiceAccountRef | undefined;
 }
 
 export class Controller {
@@ -88,6 +91,7 @@ export class Controller {
       events: new ApiEventRecorder(http, FIELD_MANAGER, this.#opts.instance, log),
       log,
       now: () => new Date(clock.now()),
+      operatorServiceAccount: this.#opts.serviceAccount,
     };
 
     const informersDone = Promise.all(this.#informers.map((i) => i.run(signal)));

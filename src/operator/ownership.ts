@@ -2,7 +2,7 @@ import type { V1OwnerReference, V1RoleBinding } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
 import { KIND, GROUP } from "../api/names.ts";
 import type { KubeObject } from "../kube/objects.ts";
-import { canonicalJson } from "./desired/pod.ts";
+import { canonicalJson } from "../lib/canonical-json.ts";
 
 export function controllerOf(obj: KubeObject): V1OwnerReference | undefined {
   return obj.metadata?.ownerReferences?.find((r) => r.controller === true);

@@ -1,44 +1,79 @@
 // The operator's own permissions, as data: rbac/ and the install bundles are
 // generated from these. RBAC lets a subject grant only what it holds itself
 // (we do not ask for the `escalate` or `bind` verbs), so the operator holds
-// exactly what it needs plus what it grants to the autoscalers it provisions.
-// For targets beyond the built-in kinds, a cluster admin adds a ClusterRole
-// labelled AGGREGATE_LABEL and the operator's ClusterRole picks it up.
+// exactly what it sends plus what it grants to the autoscalers it provisions;
+// an integration test derives that set from the apiserver's audit log and
+// compares it with these rules. For targets beyond the built-in kinds, a
+// cluster admin adds a ClusterRole labelled AGGREGATE_LABEL and the operator's
+// ClusterRole picks it up.
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { GROUP, PLURAL } from "../api/names.ts";
 import { ARGO_ROLLOUTS_RULES, METRICS_RULES } from "./desired/role.ts";
 
 export const AGGREGATE_LABEL = `${GROUP}/aggregate-to-operator`;
 
-const CRUD = ["get", "list", "watch", "create", "update", "patch", "delete"];
+/** A kind that can be scaled through /scale, and the resource that serves it. */
+export interface TargetKind {
+  kind: string;
+  group: string;
+  resource: string;
+}
 
-/** To manage CPAs and what they own. */
+/**
+ * The scalable kinds the operator and the admission policy know without being
+ * told: every cluster's workloads, and Argo Rollouts.
+ */
+export const BUILTIN_TARGETS: readonly TargetKind[] = [
+  { kind: "Deployment", group: "apps", resource: "deployments" },
+  { kind: "StatefulSet", group: "apps", resource: "statefulsets" },
+  { kind: "ReplicaSet", group: "apps", resource: "replicasets" },
+  { kind: "ReplicationController", group: "", resource: "replicationcontrollers" },
+  { kind: "Rollout", group: "argoproj.io", resource: "rollouts" },
+];
+
+/** To manage CPAs and what they own: the verbs the operator sends, and no others. */
 export const MANAGE_RULES: readonly V1PolicyRule[] = [
   { apiGroups: [GROUP], resources: [PLURAL], verbs: ["get", "list", "watch"] },
   { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ["get", "update", "patch"] },
-  { apiGroups: [""], resources: ["serviceaccounts", "pods"], verbs: CRUD },
-  { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: CRUD },
+  // OwnerReferencesPermissionEnforcement (on in OpenShift) requires it to create
+  // objects whose owner reference to the CPA sets blockOwnerDeletion.
+  { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ["update"] },
+  { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "list", "watch", "create", "patch"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "delete"] },
+  {
+    apiGroups: ["rbac.authorization.k8s.io"],
+    resources: ["roles"],
+    verbs: ["get", "list", "watch", "create", "patch"],
+  },
+  {
+    apiGroups: ["rbac.authorization.k8s.io"],
+    resources: ["rolebindings"],
+    verbs: ["get", "list", "watch", "create", "patch", "delete"],
+  },
   { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
 ];
 
 /**
- * The targets every cluster has (plus Argo Rollouts): read them and change their
- * /scale. Held to grant them to autoscalers, and to hold a paused target's replicas.
+ * The built-in targets: read them and change their /scale. Held to grant them
+ * to autoscalers, and to hold a paused target's replicas.
  */
 export const TARGET_RULES: readonly V1PolicyRule[] = [
-  { apiGroups: ["apps"], resources: ["deployments", "statefulsets", "replicasets"], verbs: ["get"] },
-  {
-    apiGroups: ["apps"],
-    resources: ["deployments/scale", "statefulsets/scale", "replicasets/scale"],
-    verbs: ["get", "update", "patch"],
-  },
-  { apiGroups: [""], resources: ["replicationcontrollers"], verbs: ["get"] },
-  { apiGroups: [""], resources: ["replicationcontrollers/scale"], verbs: ["get", "update", "patch"] },
-  ...ARGO_ROLLOUTS_RULES,
-];
+  ...new Set(BUILTIN_TARGETS.map((t) => t.group)),
+].flatMap((group) => {
+  const resources = BUILTIN_TARGETS.filter((t) => t.group === group).map((t) => t.resource);
+  return [
+    { apiGroups: [group], resources, verbs: ["get"] },
+    { apiGroups: [group], resources: resources.map((r) => `${r}/scale`), verbs: ["get", "update", "patch"] },
+  ];
+});
 
 /** Everything the operator holds in the namespaces it manages. */
-export const OPERATOR_RULES: readonly V1PolicyRule[] = [...MANAGE_RULES, ...TARGET_RULES, ...METRICS_RULES];
+export const OPERATOR_RULES: readonly V1PolicyRule[] = [
+  ...MANAGE_RULES,
+  ...TARGET_RULES,
+  ...METRICS_RULES,
+  ...ARGO_ROLLOUTS_RULES,
+];
 
 /** Leader election, in the operator's own namespace. */
 export const LEADER_ELECTION_RULES: readonly V1PolicyRule[] = [

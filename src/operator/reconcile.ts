@@ -27,7 +27,8 @@ import {
   type ResourceType,
   type Writer,
 } from "../kube/writes.ts";
-import { desiredPod, podName } from "./desired/pod.ts";
+import type { ServiceAccountRef } from "../kube/identity.ts";
+import { desiredPod, podName, podServiceAccountName } from "./desired/pod.ts";
 import { desiredRole } from "./desired/role.ts";
 import { desiredRoleBinding } from "./desired/role-binding.ts";
 import { desiredServiceAccount } from "./desired/service-account.ts";
@@ -53,6 +54,8 @@ export interface ReconcileDeps {
   events: EventRecorder;
   log: Logger;
   now: () => Date;
+  /** The operator's own ServiceAccount, which no autoscaler Pod may run as. */
+  operatorServiceAccount?: ServiceAccountRef | undefined;
 }
 
 export interface ReconcileResult {
@@ -93,20 +96,13 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
   const name = cpa.metadata.name;
 
   const target = await resolveTarget(pass);
-  if (flags.provisionServiceAccount) {
-    await ensure(
-      pass,
-      ServiceAccounts,
-      deps.serviceAccounts.get(`${ns}/${name}`),
-      desiredServiceAccount(cpa),
-    );
-  }
-  if (flags.provisionRole)
-    await ensure(pass, Roles, deps.roles.get(`${ns}/${name}`), desiredRole(cpa, target));
-  if (flags.provisionRoleBinding) {
-    await ensure(pass, RoleBindings, deps.roleBindings.get(`${ns}/${name}`), desiredRoleBinding(cpa));
-  }
-  const pod = await reconcilePod(pass, flags.provisionPod, target);
+  const serviceAccount = await reconcileServiceAccount(pass, flags.provisionServiceAccount);
+  // A Role the user brings (provisionRole: false) is theirs to bind: the admission policy checked they may.
+  const roleIsBindable = flags.provisionRole
+    ? (await ensure(pass, Roles, deps.roles.get(`${ns}/${name}`), desiredRole(cpa, target))) === "ours"
+    : true;
+  if (flags.provisionRoleBinding) await reconcileRoleBinding(pass, serviceAccount, roleIsBindable);
+  const pod = await reconcilePod(pass, flags.provisionPod, target, serviceAccount);
 
   const status = computeStatus(cpa, { problems: pass.problems, pod }, deps.now());
   if (!isStatusCurrent(cpa.status, status)) {
@@ -150,29 +146,93 @@ async function resolveTarget(pass: Pass): Promise<ResolvedResource | undefined> 
   }
 }
 
+/** Whether an object is this CPA's own after ensure(): only then may the operator rely on it. */
+type Ensured = "ours" | "not-ours" | "rejected";
+
 /** Creates the object if missing, updates it when what we own differs, and never touches another's. */
 async function ensure(
   pass: Pass,
   type: ResourceType,
   cached: KubeObject | undefined,
   desired: KubeObject,
-): Promise<void> {
+): Promise<Ensured> {
   const what = `${desired.kind ?? type.resource} ${desired.metadata?.name ?? ""}`;
   try {
     const live = cached ?? (await createOrRead(pass, type, desired));
-    if (!live || isOwnershipProblem(pass, live, what, provisionFlag(type))) return;
+    if (!live) return "ours";
+    if (isOwnershipProblem(pass, live, what, ownershipAdvice(type))) return "not-ours";
     await update(pass, type, live, desired, what);
+    return "ours";
   } catch (err) {
     if (!isTerminal(err) || isNamespaceTerminating(err)) throw err;
     pass.problems.push({
       reason: type === Roles ? Reason.RoleRejected : Reason.ProvisionFailed,
       message: `${what} was rejected: ${apiMessage(err)}`,
     });
+    return "rejected";
   }
 }
 
+/**
+ * The ServiceAccount the autoscaler Pod may run as, or undefined when it may
+ * not run: never the operator's own, and, when the operator provisions it,
+ * only the one this CPA owns (a namesake someone else made could carry any
+ * rights).
+ */
+async function reconcileServiceAccount(pass: Pass, provision: boolean): Promise<string | undefined> {
+  const { cpa, deps } = pass;
+  const ns = cpa.metadata.namespace;
+  const name = podServiceAccountName(cpa, provision);
+  const own = deps.operatorServiceAccount;
+  if (own?.namespace === ns && own.name === name) {
+    pass.problems.push({
+      reason: Reason.ServiceAccountForbidden,
+      message:
+        `the autoscaler Pod may not run as ServiceAccount ${name}: it is the operator's own, so no autoscaler Pod runs. ` +
+        (provision
+          ? "Give the CustomPodAutoscaler another name"
+          : "Set spec.template.spec.serviceAccountName to another ServiceAccount"),
+    });
+    return undefined;
+  }
+  if (!provision) return name;
+  const ensured = await ensure(
+    pass,
+    ServiceAccounts,
+    deps.serviceAccounts.get(`${ns}/${name}`),
+    desiredServiceAccount(cpa),
+  );
+  return ensured === "ours" ? name : undefined;
+}
+
+/**
+ * Binds the Role to the Pod's ServiceAccount, but only a Role the operator may
+ * bind (ours, or the user's with provisionRole: false) to a ServiceAccount the
+ * Pod may use; otherwise a RoleBinding of ours is removed, so a Role someone
+ * else slipped in under the CPA's name is never bound.
+ */
+async function reconcileRoleBinding(
+  pass: Pass,
+  serviceAccount: string | undefined,
+  roleIsBindable: boolean,
+): Promise<void> {
+  const { cpa, deps } = pass;
+  const ns = cpa.metadata.namespace;
+  const cached = deps.roleBindings.get(`${ns}/${cpa.metadata.name}`);
+  if (serviceAccount !== undefined && roleIsBindable) {
+    await ensure(pass, RoleBindings, cached, desiredRoleBinding(cpa, serviceAccount));
+    return;
+  }
+  if (!cached || ownershipOf(cached, cpa) !== "ours" || cached.metadata?.deletionTimestamp) return;
+  await deleteIgnoringGone(pass, RoleBindings, cached);
+  pass.actions.push({
+    reason: "Deleted",
+    message: `Deleted RoleBinding ${cpa.metadata.name}: its Role or ServiceAccount is not this CustomPodAutoscaler's`,
+  });
+}
+
 /** Reports an object that is not this CPA's; true when it is not ours to change. */
-function isOwnershipProblem(pass: Pass, live: KubeObject, what: string, flag: string): boolean {
+function isOwnershipProblem(pass: Pass, live: KubeObject, what: string, advice: string): boolean {
   switch (ownershipOf(live, pass.cpa)) {
     case "ours":
       return false;
@@ -186,7 +246,7 @@ function isOwnershipProblem(pass: Pass, live: KubeObject, what: string, flag: st
     case "foreign":
       pass.problems.push({
         reason: Reason.ResourceExists,
-        message: `${what} already exists and is not managed by this CustomPodAutoscaler: delete it, or set ${flag}: false to use it`,
+        message: `${what} already exists and is not managed by this CustomPodAutoscaler; ${advice}`,
       });
       return true;
   }
@@ -239,6 +299,7 @@ async function reconcilePod(
   pass: Pass,
   provision: boolean,
   target: ResolvedResource | undefined,
+  serviceAccount: string | undefined,
 ): Promise<PodState> {
   const { cpa } = pass;
   const pause = pauseOf(cpa.metadata.annotations);
@@ -254,10 +315,14 @@ async function reconcilePod(
     await holdTarget(pass, target, pause.replicas);
     return { state: "paused", replicas: pause.replicas };
   }
+  if (provision && serviceAccount === undefined) {
+    await deleteOurPods(pass, undefined, "it may not run as its ServiceAccount");
+    return { state: "withheld" };
+  }
   // Pods we made under another name: spec.template.metadata.name changed.
   await deleteOurPods(pass, name, "the autoscaler Pod was renamed");
-  if (!provision) return { state: "not-provisioned" };
-  const desired = desiredPod(cpa);
+  if (!provision || serviceAccount === undefined) return { state: "not-provisioned" };
+  const desired = desiredPod(cpa, serviceAccount);
   const live = pass.deps.pods.get(`${cpa.metadata.namespace}/${name}`);
   return live ? await livePodState(pass, live, desired, name) : await createPod(pass, desired, name);
 }
@@ -278,7 +343,7 @@ async function createPod(pass: Pass, desired: V1Pod, name: string): Promise<PodS
   try {
     const existing = await createOrRead(pass, Pods, desired);
     if (existing) {
-      isOwnershipProblem(pass, existing, `Pod ${name}`, "spec.template.metadata.name (to another name)");
+      isOwnershipProblem(pass, existing, `Pod ${name}`, ownershipAdvice(Pods));
     }
   } catch (err) {
     if (!isTerminal(err) || isNamespaceTerminating(err)) throw err;
@@ -294,7 +359,7 @@ async function livePodState(pass: Pass, live: V1Pod, desired: V1Pod, name: strin
   if (live.metadata?.deletionTimestamp || ownershipOf(live, pass.cpa) === "previous-incarnation") {
     return { state: "replacing", name, message: `Waiting for the old autoscaler Pod ${name} to go away` };
   }
-  if (isOwnershipProblem(pass, live, `Pod ${name}`, "spec.template.metadata.name (to another name)")) {
+  if (isOwnershipProblem(pass, live, `Pod ${name}`, ownershipAdvice(Pods))) {
     return { state: "pending", name, message: `Pod ${name} belongs to someone else` };
   }
   const replaceBecause = whyReplace(live, desired);
@@ -377,11 +442,14 @@ function recordTransitions(pass: Pass, pod: PodState): void {
   }
 }
 
-function provisionFlag(type: ResourceType): string {
-  if (type === ServiceAccounts) return "provisionServiceAccount";
-  if (type === Roles) return "provisionRole";
-  if (type === RoleBindings) return "provisionRoleBinding";
-  return "provisionPod";
+/** What to do about a namesake that is not ours, per kind. */
+function ownershipAdvice(type: ResourceType): string {
+  if (type === ServiceAccounts)
+    return "no autoscaler Pod runs until then. Delete it, rename the CustomPodAutoscaler, or set provisionServiceAccount: false to run as it";
+  if (type === Roles)
+    return "it is not bound. Delete it, or set provisionRole: false to bind it (which needs the bind permission on it)";
+  if (type === RoleBindings) return "Delete it, or set provisionRoleBinding: false to keep it";
+  return "Delete it, or set spec.template.metadata.name to another name";
 }
 
 function apiMessage(err: unknown): string {

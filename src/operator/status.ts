@@ -4,7 +4,7 @@
 import type { Condition } from "../api/conditions.ts";
 import { ConditionType, Reason } from "../api/conditions.ts";
 import type { CustomPodAutoscaler, CustomPodAutoscalerStatus } from "../api/custom-pod-autoscaler.ts";
-import { canonicalJson } from "./desired/pod.ts";
+import { canonicalJson } from "../lib/canonical-json.ts";
 
 /** Why provisioning is not complete, in words a user can act on. */
 export interface Problem {
@@ -17,6 +17,8 @@ export type PodState =
   | { state: "pending"; name: string; message: string }
   | { state: "replacing"; name: string; message: string }
   | { state: "paused"; replicas: number }
+  /** Not run: provisioning failed in a way that makes running it unsafe (reported as a problem). */
+  | { state: "withheld" }
   | { state: "not-provisioned" };
 
 export interface Outcome {
@@ -84,6 +86,13 @@ function readyCondition(
         "False",
         Reason.Paused,
         `Autoscaling is paused: the target is held at ${pod.replicas} replicas (remove the annotation v1.custompodautoscaler.com/paused-replicas to resume)`,
+      );
+    case "withheld":
+      return condition(
+        ConditionType.Ready,
+        "False",
+        Reason.ProvisionFailed,
+        "The autoscaler Pod is not run until provisioning succeeds",
       );
     case "not-provisioned":
       return condition(

@@ -441,6 +441,11 @@ describe("validation at apply time", () => {
       manifest: SEED_CPA + '    - name: interval\n      value: "5"\n',
       errors: [/spec.config\[1\]: Duplicate value/],
     },
+    ...["scaleTargetRef", "namespace", "CPA_NAME"].map((reserved) => ({
+      name: `a config entry named ${reserved}, which the operator sets itself`,
+      manifest: SEED_CPA.replace("name: interval", `name: ${reserved}`),
+      errors: [new RegExp(`spec.config\\[0\\].name: Invalid value: "string": ${reserved} is reserved`)],
+    })),
     {
       name: "the old v1alpha1 apiVersion",
       manifest: SEED_CPA.replace("custompodautoscaler.com/v1", "custompodautoscaler.com/v1alpha1"),

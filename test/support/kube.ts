@@ -93,13 +93,18 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs kubectl exactly as a user would, against the cluster under test. */
+/** Runs kubectl exactly as a user would, against the cluster under test, as its admin. */
 export function kubectl(args: string[], input?: string): Promise<Run> {
+  return kubectlAs(kubeconfigPath(), args, input);
+}
+
+/** Runs kubectl with another kubeconfig: a user with exactly the rights a test gives them. */
+export function kubectlAs(kubeconfig: string, args: string[], input?: string): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(
       "kubectl",
       args,
-      { env: { ...process.env, KUBECONFIG: kubeconfigPath() }, timeout: 60_000 },
+      { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 60_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });

@@ -4,7 +4,14 @@ import { POD_HASH_ANNOTATION } from "../../api/names.ts";
 import type { ResolvedResource } from "../../kube/discovery.ts";
 import { cpaFixture } from "./fixtures.ts";
 import { ownedByValue } from "./meta.ts";
-import { desiredPod, podName, scaleTargetRefJson } from "./pod.ts";
+import {
+  desiredPod,
+  podName,
+  podServiceAccountName,
+  scaleTargetRefJson,
+  type SecurityContext,
+  withSecurityDefaults,
+} from "./pod.ts";
 import { desiredRole } from "./role.ts";
 import { desiredRoleBinding } from "./role-binding.ts";
 import { desiredServiceAccount } from "./service-account.ts";
@@ -24,8 +31,8 @@ describe("owned objects", () => {
     for (const obj of [
       desiredServiceAccount(cpa),
       desiredRole(cpa, deployments),
-      desiredRoleBinding(cpa),
-      desiredPod(cpa),
+      desiredRoleBinding(cpa, cpa.metadata.name),
+      desiredPod(cpa, cpa.metadata.name),
     ]) {
       assert.deepEqual(
         obj.metadata?.labels?.["app.kubernetes.io/managed-by"],
@@ -54,8 +61,8 @@ describe("owned objects", () => {
     assert.equal(ownedByValue("short"), "short");
   });
 
-  test("the RoleBinding binds the CPA's Role to the CPA's ServiceAccount", () => {
-    const rb = desiredRoleBinding(cpaFixture());
+  test("the RoleBinding binds the CPA's Role to the ServiceAccount the Pod runs as", () => {
+    const rb = desiredRoleBinding(cpaFixture(), "python-custom-autoscaler");
     assert.deepEqual(rb.roleRef, {
       apiGroup: "rbac.authorization.k8s.io",
       kind: "Role",
@@ -136,7 +143,7 @@ describe("the autoscaler Pod", () => {
         { name: "evaluate", value: '{"type":"shell"}' },
       ],
     });
-    const pod = desiredPod(cpa);
+    const pod = desiredPod(cpa, cpa.metadata.name);
     const envOf = (i: number) => pod.spec?.containers[i]?.env?.map((e) => [e.name, e.value]);
     const operatorVars = [
       ["scaleTargetRef", '{"kind":"Deployment","name":"hello-kubernetes","apiVersion":"apps/v1"}'],
@@ -153,11 +160,36 @@ describe("the autoscaler Pod", () => {
     assert.equal(scaleTargetRefJson({ kind: "Deployment", name: "x" }), '{"kind":"Deployment","name":"x"}');
   });
 
-  test("runs as the provisioned ServiceAccount whatever the template says", () => {
-    const cpa = cpaFixture();
-    cpa.spec.template.spec.serviceAccountName = "someone-else";
-    assert.equal(desiredPod(cpa).spec?.serviceAccountName, "python-custom-autoscaler");
+  test("runs as the ServiceAccount it is given", () => {
+    assert.equal(desiredPod(cpaFixture(), "workload-identity").spec?.serviceAccountName, "workload-identity");
   });
+  const saCases = [
+    {
+      name: "the provisioned one, whatever the template says",
+      provision: true,
+      template: "someone-else",
+      want: "python-custom-autoscaler",
+    },
+    {
+      name: "the template's when the user brings it",
+      provision: false,
+      template: "workload-identity",
+      want: "workload-identity",
+    },
+    {
+      name: "the CPA's name when the user brings it and the template names none, as the original",
+      provision: false,
+      template: undefined,
+      want: "python-custom-autoscaler",
+    },
+  ];
+  for (const c of saCases) {
+    test(`its ServiceAccount is ${c.name}`, () => {
+      const cpa = cpaFixture();
+      if (c.template) cpa.spec.template.spec.serviceAccountName = c.template;
+      assert.equal(podServiceAccountName(cpa, c.provision), c.want);
+    });
+  }
 
   test("takes its name from template.metadata.name, else the CPA's, and merges labels with the operator's winning", () => {
     const plain = cpaFixture();
@@ -172,7 +204,7 @@ describe("the autoscaler Pod", () => {
         spec: { containers: [{ name: "c", image: "i" }] },
       },
     });
-    const pod = desiredPod(named);
+    const pod = desiredPod(named, named.metadata.name);
     assert.equal(pod.metadata?.name, "custom-pod");
     assert.equal(pod.metadata.labels?.["team"], "a");
     assert.equal(pod.metadata.labels["app.kubernetes.io/managed-by"], "custom-pod-autoscaler-operator");
@@ -180,7 +212,7 @@ describe("the autoscaler Pod", () => {
   });
 
   const hashOf = (cpa: ReturnType<typeof cpaFixture>) =>
-    desiredPod(cpa).metadata?.annotations?.[POD_HASH_ANNOTATION];
+    desiredPod(cpa, cpa.metadata.name).metadata?.annotations?.[POD_HASH_ANNOTATION];
   const hashCases = [
     { name: "a config value", spec: { config: [{ name: "interval", value: "5000" }] }, changes: true },
     {
@@ -211,5 +243,50 @@ describe("the autoscaler Pod", () => {
       template: { spec: { restartPolicy: "Always", containers: [{ image: "i", name: "c" }] } },
     });
     assert.equal(hashOf(a), hashOf(b));
+  });
+});
+
+describe("the autoscaler Pod's security defaults", () => {
+  const container = (securityContext?: SecurityContext) => ({
+    name: "c",
+    image: "i",
+    ...(securityContext ? { securityContext } : {}),
+  });
+  test("fill in the RuntimeDefault seccomp profile and no privilege escalation where the template is silent", () => {
+    const spec = withSecurityDefaults({ containers: [container()], initContainers: [container()] });
+    assert.deepEqual(spec.securityContext, { seccompProfile: { type: "RuntimeDefault" } });
+    assert.deepEqual(spec.containers[0]?.securityContext, { allowPrivilegeEscalation: false });
+    assert.deepEqual(spec.initContainers?.[0]?.securityContext, { allowPrivilegeEscalation: false });
+  });
+  test("keep what the template sets", () => {
+    const spec = withSecurityDefaults({
+      securityContext: { runAsUser: 1000, seccompProfile: { type: "Unconfined" } },
+      containers: [container({ allowPrivilegeEscalation: true, runAsNonRoot: true })],
+    });
+    assert.deepEqual(spec.securityContext, { runAsUser: 1000, seccompProfile: { type: "Unconfined" } });
+    assert.deepEqual(spec.containers[0]?.securityContext, {
+      allowPrivilegeEscalation: true,
+      runAsNonRoot: true,
+    });
+  });
+  const leftAlone = [
+    { name: "privileged", ctx: { privileged: true } },
+    { name: "adding CAP_SYS_ADMIN", ctx: { capabilities: { add: ["CAP_SYS_ADMIN"] } } },
+    { name: "adding SYS_ADMIN", ctx: { capabilities: { add: ["SYS_ADMIN"] } } },
+  ];
+  for (const c of leftAlone) {
+    test(`leave privilege escalation unset in a container ${c.name} (the apiserver refuses the combination)`, () => {
+      const spec = withSecurityDefaults({ containers: [container(c.ctx)] });
+      assert.equal(spec.containers[0]?.securityContext?.allowPrivilegeEscalation, undefined);
+    });
+  }
+  test("leave Windows Pods alone (they may not set seccomp)", () => {
+    const spec = withSecurityDefaults({ os: { name: "windows" }, containers: [container()] });
+    assert.equal(spec.securityContext, undefined);
+    assert.equal(spec.containers[0]?.securityContext, undefined);
+  });
+  test("are part of the Pod and its hash", () => {
+    const pod = desiredPod(cpaFixture(), "python-custom-autoscaler");
+    assert.deepEqual(pod.spec?.securityContext?.seccompProfile, { type: "RuntimeDefault" });
   });
 });

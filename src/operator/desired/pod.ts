@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
 import type { V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler, ScaleTargetRef } from "../../api/custom-pod-autoscaler.ts";
-import { POD_HASH_ANNOTATION } from "../../api/names.ts";
+import { CPA_NAME_ENV, POD_HASH_ANNOTATION } from "../../api/names.ts";
+import { canonicalJson } from "../../lib/canonical-json.ts";
 import { controllerReference, ownedLabels } from "./meta.ts";
-
-export const CPA_NAME_ENV = "CPA_NAME";
 
 export function podName(cpa: CustomPodAutoscaler): string {
   const fromTemplate = cpa.spec.template.metadata?.["name"];
@@ -38,19 +37,31 @@ export function operatorEnv(cpa: CustomPodAutoscaler): V1EnvVar[] {
 }
 
 /**
- * The autoscaler Pod from spec.template. The annotation carries a hash of
- * everything the Pod is built from: the operator replaces the Pod only when the
- * hash changes, never merely because it restarted or resynced.
+ * The ServiceAccount the autoscaler Pod runs as. With provisionServiceAccount
+ * (the default) it is the one the operator provisions, named like the CPA, and
+ * the template's serviceAccountName is ignored; without, the template's (the
+ * user brings it, e.g. for workload identity), else the CPA's name, as the original.
  */
-export function desiredPod(cpa: CustomPodAutoscaler): V1Pod {
+export function podServiceAccountName(cpa: CustomPodAutoscaler, provisionServiceAccount: boolean): string {
+  const fromTemplate = cpa.spec.template.spec.serviceAccountName;
+  return !provisionServiceAccount && fromTemplate ? fromTemplate : cpa.metadata.name;
+}
+
+/**
+ * The autoscaler Pod from spec.template, running as serviceAccountName. The
+ * annotation carries a hash of everything the Pod is built from: the operator
+ * replaces the Pod only when the hash changes, never merely because it
+ * restarted or resynced.
+ */
+export function desiredPod(cpa: CustomPodAutoscaler, serviceAccountName: string): V1Pod {
   const template = cpa.spec.template;
   const meta = template.metadata ?? {};
   const env = operatorEnv(cpa);
-  const spec = {
+  const spec = withSecurityDefaults({
     ...template.spec,
-    serviceAccountName: cpa.metadata.name,
+    serviceAccountName,
     containers: template.spec.containers.map((c) => ({ ...c, env: [...(c.env ?? []), ...env] })),
-  };
+  });
   const labels = { ...stringMap(meta["labels"]), ...ownedLabels(cpa) };
   const annotations = stringMap(meta["annotations"]);
   const pod = {
@@ -65,26 +76,76 @@ export function desiredPod(cpa: CustomPodAutoscaler): V1Pod {
       ownerReferences: [controllerReference(cpa)],
     },
     spec,
-  } as V1Pod;
+  } as unknown as V1Pod;
   annotations[POD_HASH_ANNOTATION] = podHash(pod);
   return pod;
+}
+
+/** The parts of a core/v1 SecurityContext the defaults read; the rest passes through. */
+export interface SecurityContext {
+  allowPrivilegeEscalation?: boolean;
+  privileged?: boolean;
+  capabilities?: { add?: string[] };
+  [field: string]: unknown;
+}
+
+/** A core/v1 Container or PodSpec as the template gives it: plain JSON, mostly passed through. */
+interface Container {
+  securityContext?: SecurityContext;
+  [field: string]: unknown;
+}
+
+export interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  securityContext?: { seccompProfile?: unknown; [field: string]: unknown };
+  os?: { name?: string };
+  [field: string]: unknown;
+}
+
+/**
+ * Fills in the hardening the template leaves unset: the runtime's default
+ * seccomp profile for the Pod, and no privilege escalation in containers that
+ * may go without it. What the template sets always wins, so an autoscaler that
+ * needs more says so, and Pod Security admission judges what it asked for.
+ */
+export function withSecurityDefaults(spec: PodSpec): PodSpec {
+  // Windows Pods may not set seccomp profiles.
+  const linux = spec.os?.name !== "windows";
+  const podContext = spec.securityContext ?? {};
+  return {
+    ...spec,
+    ...(linux && !podContext.seccompProfile
+      ? { securityContext: { ...podContext, seccompProfile: { type: "RuntimeDefault" } } }
+      : {}),
+    containers: spec.containers.map((c) => hardenedContainer(c, linux)),
+    ...(spec.initContainers
+      ? { initContainers: spec.initContainers.map((c) => hardenedContainer(c, linux)) }
+      : {}),
+  };
+}
+
+function hardenedContainer(c: Container, linux: boolean): Container {
+  const ctx = c.securityContext ?? {};
+  if (!linux || ctx.allowPrivilegeEscalation !== undefined || !mayDropEscalation(c)) return c;
+  return { ...c, securityContext: { ...ctx, allowPrivilegeEscalation: false } };
+}
+
+/**
+ * The apiserver refuses allowPrivilegeEscalation: false together with
+ * privileged: true or an added CAP_SYS_ADMIN, so those containers are left as
+ * the template says.
+ */
+function mayDropEscalation(c: Container): boolean {
+  const ctx = c.securityContext ?? {};
+  if (ctx.privileged === true) return false;
+  const added = ctx.capabilities?.add ?? [];
+  return !added.some((cap) => cap === "SYS_ADMIN" || cap === "CAP_SYS_ADMIN");
 }
 
 /** A short, stable hash of the Pod as built (before the hash annotation is added). */
 export function podHash(pod: object): string {
   return createHash("sha256").update(canonicalJson(pod)).digest("hex").slice(0, 16);
-}
-
-/** JSON with object keys sorted, so equal objects always hash alike. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function stringMap(value: unknown): Record<string, string> {

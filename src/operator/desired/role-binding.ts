@@ -2,14 +2,16 @@ import type { V1RoleBinding } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../../api/custom-pod-autoscaler.ts";
 import { ownedMetadata } from "./meta.ts";
 
-/** Binds the CPA's Role to its ServiceAccount; both are named like the CPA, provisioned or not. */
-export function desiredRoleBinding(cpa: CustomPodAutoscaler): V1RoleBinding {
-  const name = cpa.metadata.name;
+/**
+ * Binds the CPA's Role (named like the CPA, provisioned or brought by the user)
+ * to the ServiceAccount the autoscaler Pod runs as.
+ */
+export function desiredRoleBinding(cpa: CustomPodAutoscaler, serviceAccountName: string): V1RoleBinding {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "RoleBinding",
     metadata: ownedMetadata(cpa),
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-    subjects: [{ kind: "ServiceAccount", name, namespace: cpa.metadata.namespace }],
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: cpa.metadata.name },
+    subjects: [{ kind: "ServiceAccount", name: serviceAccountName, namespace: cpa.metadata.namespace }],
   };
 }

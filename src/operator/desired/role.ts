@@ -8,7 +8,7 @@ import { ownedMetadata } from "./meta.ts";
 /**
  * The least the autoscaler needs: read its target and change it through /scale
  * (that one object only), read pods (per-pod metrics), report status and events
- * on its own CPA, and, when asked for, the metrics APIs and Argo Rollouts. When
+ * on its own CPA, and, when asked for, the metrics APIs and reading Argo Rollouts. When
  * the target's kind cannot be resolved yet, the target rules are left out; the
  * operator reports that and retries.
  */
@@ -57,7 +57,11 @@ export const METRICS_RULES: readonly V1PolicyRule[] = [
   },
 ];
 
+/**
+ * Reading Argo Rollouts in the namespace. Scaling is granted by the target
+ * rules, for the target alone, as for every other kind: the original granted
+ * `*` on every Rollout and its /scale here.
+ */
 export const ARGO_ROLLOUTS_RULES: readonly V1PolicyRule[] = [
   { apiGroups: ["argoproj.io"], resources: ["rollouts"], verbs: ["get", "list", "watch"] },
-  { apiGroups: ["argoproj.io"], resources: ["rollouts/scale"], verbs: ["get", "update", "patch"] },
 ];

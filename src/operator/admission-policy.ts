@@ -1,0 +1,251 @@
+// The admission policy that keeps the operator from being a path to privileges.
+// The operator creates Pods, Roles and RoleBindings and scales targets with its
+// own rights, on behalf of whoever wrote the CustomPodAutoscaler. This
+// ValidatingAdmissionPolicy checks, with the requester's rights (CEL's
+// `authorizer`), that they could have done it themselves: create the Pod, scale
+// the target, read what the Role lets the autoscaler read, bind the Role they
+// bring. The operator relies on it and makes no SubjectAccessReview itself.
+//
+// Every check is its own validation: an authorization check is costly in CEL's
+// cost model, and a few in one expression exceed its per-expression limit. The
+// apiserver reports the first validation that fails, so they are ordered from
+// the most basic (create Pods) to the most specific.
+import type { V1PolicyRule } from "@kubernetes/client-node";
+import { GROUP, PAUSED_REPLICAS_ANNOTATION, PLURAL } from "../api/names.ts";
+import { customResourceDefinition } from "../api/crd.ts";
+import { ARGO_ROLLOUTS_RULES, METRICS_RULES } from "./desired/role.ts";
+import { BUILTIN_TARGETS } from "./permissions.ts";
+
+/** The one cluster-scoped name of the policy and its binding, whichever bundle installs them. */
+export const ADMISSION_POLICY_NAME = "cpa-requester-rights";
+
+/**
+ * The policy's parameters are annotations on the CustomPodAutoscaler CRD: it is
+ * cluster-scoped, in both bundles, and only cluster admins may change it. The
+ * mapping is security-relevant (it says which permission a CPA's author must
+ * hold to scale its target), so it must not sit where a namespace admin could
+ * edit it. Each annotation maps one more scalable kind to its resource:
+ * `targets.custompodautoscaler.com/Widget.example.com: widgets`.
+ */
+export const TARGET_ANNOTATION_PREFIX = `targets.${GROUP}/`;
+
+interface Validation {
+  expression: string;
+  messageExpression: string;
+  reason?: "Forbidden" | "Invalid";
+}
+
+/** A CEL string literal. */
+function cel(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+/** The map key of a kind: `Kind.group`, or `Kind` for the core group (as kubectl writes `deployment.apps`). */
+export function kindKey(kind: string, group: string): string {
+  return group ? `${kind}.${group}` : kind;
+}
+
+const builtinMap = `{${BUILTIN_TARGETS.map((t) => `${cel(kindKey(t.kind, t.group))}: ${cel(t.resource)}`).join(", ")}}`;
+
+const prefix = cel(TARGET_ANNOTATION_PREFIX);
+
+const variables = [
+  { name: "kind", expression: "string(object.spec.scaleTargetRef.kind)" },
+  { name: "apiVersion", expression: "string(object.spec.scaleTargetRef.?apiVersion.orValue(''))" },
+  { name: "builtin", expression: builtinMap },
+  // The admin's additions, from the CRD's annotations. They cannot override a built-in kind.
+  { name: "extra", expression: "params.metadata.?annotations.orValue({})" },
+  {
+    // Without an apiVersion the operator looks the kind up in every group; here it must be unique.
+    name: "candidates",
+    expression:
+      "variables.builtin.filter(k, k == variables.kind || k.startsWith(variables.kind + '.')) + " +
+      `variables.extra.filter(a, a == ${prefix} + variables.kind || a.startsWith(${prefix} + variables.kind + '.'))` +
+      `.map(a, a.substring(${TARGET_ANNOTATION_PREFIX.length}))` +
+      ".filter(k, !(k in variables.builtin))",
+  },
+  {
+    name: "key",
+    expression:
+      "variables.apiVersion != '' ? " +
+      "(variables.apiVersion.contains('/') ? variables.kind + '.' + variables.apiVersion.split('/')[0] : variables.kind) : " +
+      "(size(variables.candidates) == 1 ? string(variables.candidates[0]) : '')",
+  },
+  {
+    name: "resource",
+    expression:
+      "variables.key in variables.builtin ? variables.builtin[variables.key] : " +
+      `(${prefix} + variables.key in variables.extra ? string(variables.extra[${prefix} + variables.key]) : '')`,
+  },
+  {
+    name: "group",
+    expression: "variables.key.contains('.') ? variables.key.substring(variables.key.indexOf('.') + 1) : ''",
+  },
+  { name: "user", expression: "request.userInfo.username" },
+];
+
+interface Check {
+  /** A CEL condition under which the check applies; always when absent. */
+  when?: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  /** A CEL expression for the object's name; any name when absent. */
+  name?: string;
+  verb: string;
+  /** Why the CustomPodAutoscaler needs it, in words. */
+  because: string;
+}
+
+/**
+ * The permission in words, as CEL: `verb resource.group`, with the object's
+ * name and subresource as a path (`update deployments.apps/web/scale`). The
+ * group and resource are CEL expressions (literals for fixed checks).
+ */
+function permissionWords(c: Check, groupExpr: string, resourceExpr: string): string {
+  const fixed = groupExpr === cel(c.group) && resourceExpr === cel(c.resource);
+  const resource = fixed
+    ? cel(c.group ? `${c.resource}.${c.group}` : c.resource)
+    : `${resourceExpr} + (${groupExpr} == '' ? '' : '.' + ${groupExpr})`;
+  const name = c.name ? ` + '/' + ${c.name}` : "";
+  const sub = c.subresource ? ` + ${cel(`/${c.subresource}`)}` : "";
+  return `${cel(`${c.verb} `)} + ${resource}${name}${sub}`;
+}
+
+function checkValidation(c: Check, groupExpr = cel(c.group), resourceExpr = cel(c.resource)): Validation {
+  const call = [
+    `authorizer.group(${groupExpr})`,
+    `.resource(${resourceExpr})`,
+    c.subresource ? `.subresource(${cel(c.subresource)})` : "",
+    ".namespace(request.namespace)",
+    c.name ? `.name(${c.name})` : "",
+    `.check(${cel(c.verb)}).allowed()`,
+  ].join("");
+  return {
+    expression: c.when ? `!(${c.when}) || ${call}` : call,
+    messageExpression:
+      `variables.user + ' may not ' + ${permissionWords(c, groupExpr, resourceExpr)} + ` +
+      `' in namespace ' + request.namespace + ${cel(`, which this CustomPodAutoscaler needs: ${c.because}`)}`,
+    reason: "Forbidden",
+  };
+}
+
+/** One check per verb, group and resource of rules the Role may grant. */
+function ruleChecks(rules: readonly V1PolicyRule[], when: string, because: string): Check[] {
+  return rules.flatMap((r) =>
+    (r.apiGroups ?? []).flatMap((group) =>
+      (r.resources ?? []).flatMap((resource) =>
+        r.verbs.map((verb) => ({ when, group, resource, verb, because })),
+      ),
+    ),
+  );
+}
+
+function validations(): Validation[] {
+  const spec = "object.spec";
+  return [
+    checkValidation({
+      group: "",
+      resource: "pods",
+      verb: "create",
+      because: "the operator runs spec.template as its autoscaler Pod",
+    }),
+    {
+      expression: "variables.resource != ''",
+      messageExpression:
+        "variables.apiVersion == '' && size(variables.candidates) > 1 ? " +
+        "'spec.scaleTargetRef: kind ' + variables.kind + ' is served by several API groups; set spec.scaleTargetRef.apiVersion' : " +
+        "'spec.scaleTargetRef: the admission policy " +
+        ADMISSION_POLICY_NAME +
+        " does not know which resource serves ' + variables.kind + " +
+        "(variables.apiVersion == '' ? '' : ' in ' + variables.apiVersion) + ', so it cannot check your right to scale it; " +
+        "a cluster admin maps it with the annotation ' + " +
+        `${prefix} + (variables.key == '' ? variables.kind + '.<group>' : variables.key) + ` +
+        `'=<plural resource> on the CustomResourceDefinition ${customResourceDefinition().metadata.name}'`,
+      reason: "Invalid",
+    },
+    checkValidation(
+      {
+        when: "variables.resource != ''",
+        group: "",
+        resource: "",
+        subresource: "scale",
+        name: "string(object.spec.scaleTargetRef.name)",
+        verb: "update",
+        because:
+          "its autoscaler scales spec.scaleTargetRef, and while it is paused the operator holds it at the paused-replicas annotation",
+      },
+      "variables.group",
+      "variables.resource",
+    ),
+    ...ruleChecks(
+      METRICS_RULES,
+      `${spec}.?roleRequiresMetricsServer.orValue(false) == true`,
+      "roleRequiresMetricsServer grants the autoscaler the metrics APIs",
+    ).map((c) => checkValidation(c)),
+    ...ruleChecks(
+      ARGO_ROLLOUTS_RULES,
+      `${spec}.?roleRequiresArgoRollouts.orValue(false) == true`,
+      "roleRequiresArgoRollouts grants the autoscaler reading Argo Rollouts",
+    ).map((c) => checkValidation(c)),
+    checkValidation({
+      when: `${spec}.?provisionRole.orValue(true) == false && ${spec}.?provisionRoleBinding.orValue(true) == true`,
+      group: "rbac.authorization.k8s.io",
+      resource: "roles",
+      name: "string(object.metadata.name)",
+      verb: "bind",
+      because:
+        "with provisionRole: false the operator binds the Role of that name to the autoscaler's ServiceAccount",
+    }),
+  ];
+}
+
+const pausedAnnotation = (obj: string): string =>
+  `${obj}.metadata.?annotations[?${cel(PAUSED_REPLICAS_ANNOTATION)}]`;
+
+export function admissionPolicy(): object {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicy",
+    metadata: { name: ADMISSION_POLICY_NAME },
+    spec: {
+      failurePolicy: "Fail",
+      paramKind: { apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition" },
+      matchConstraints: {
+        resourceRules: [
+          {
+            apiGroups: [GROUP],
+            apiVersions: ["*"],
+            operations: ["CREATE", "UPDATE"],
+            // Not custompodautoscalers/status: the autoscaler and the operator write that.
+            resources: [PLURAL],
+          },
+        ],
+      },
+      matchConditions: [
+        {
+          name: "spec-or-pause-changed",
+          expression:
+            `request.operation == 'CREATE' || object.spec != oldObject.spec || ` +
+            `${pausedAnnotation("object")} != ${pausedAnnotation("oldObject")}`,
+        },
+      ],
+      variables,
+      validations: validations(),
+    },
+  };
+}
+
+/** The binding, with the CustomPodAutoscaler CRD as the parameters (see TARGET_ANNOTATION_PREFIX). */
+export function admissionPolicyBinding(): object {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingAdmissionPolicyBinding",
+    metadata: { name: ADMISSION_POLICY_NAME },
+    spec: {
+      policyName: ADMISSION_POLICY_NAME,
+      validationActions: ["Deny"],
+      paramRef: { name: customResourceDefinition().metadata.name, parameterNotFoundAction: "Deny" },
+    },
+  };
+}

@@ -267,7 +267,7 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
     assert.equal((await kubectl(["annotate", "crd", CRD, `${annotation}=widgets`])).code, 0);
     const mapped = await eventually("the policy to read the new mapping", async () => {
       const res = await applyAs(henry, ns, widget);
-      return res.stderr.includes('widgets.example.com') ? res : undefined;
+      return res.stderr.includes("widgets.example.com") ? res : undefined;
     });
     assert.match(mapped.stderr, /may not update widgets\.example\.com\/hello-kubernetes\/scale in namespace/);
   });

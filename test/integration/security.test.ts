@@ -476,6 +476,42 @@ describe("Pod Security and owner references", () => {
     assert.match(cond.message, /violates PodSecurity "restricted:latest"/);
   });
 
+  const examples = [
+    { example: "per-pod", level: "restricted" },
+    { example: "module", level: "restricted" },
+    { example: "http", level: "restricted" },
+    // Kept as the guide has it: it sets no securityContext, and the operator's defaults make it baseline.
+    { example: "getting-started", level: "baseline" },
+  ];
+  for (const { example, level } of examples) {
+    test(`examples/${example}/cpa.yaml runs in a namespace that enforces ${level}`, async (t) => {
+      const ns = await testNamespace(t);
+      await kubectl(["label", "namespace", ns, `pod-security.kubernetes.io/enforce=${level}`]);
+      const manifest = readFileSync(repoFile("examples", example, "cpa.yaml"), "utf8");
+      await applyAsAdmin(ns, manifest);
+      const name = /^ {2}name: (\S+)$/m.exec(manifest)?.[1] ?? "";
+      await eventually(`Provisioned=True for ${name}`, async () => {
+        const c = await condition(ns, "Provisioned", name);
+        if (c?.status === "False") throw new Error(c.message);
+        return c?.status === "True" ? true : undefined;
+      });
+      await runningPod(ns, name);
+    });
+  }
+
+  test("examples/network-policy.yaml is a valid NetworkPolicy", async (t) => {
+    const ns = await testNamespace(t);
+    const res = await kubectl([
+      "apply",
+      "--dry-run=server",
+      "-n",
+      ns,
+      "-f",
+      repoFile("examples", "network-policy.yaml"),
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+  });
+
   test("the test plane enforces OwnerReferencesPermissionEnforcement, so provisioning proves the finalizers right", async (t) => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);

@@ -203,19 +203,18 @@ export async function watch<T extends KubeObject>(
   const loop = async (): Promise<void> => {
     while (!stopped()) {
       try {
-        await http.stream(
-          path,
-          { ...query, watch: 1, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 600 },
-          (line) => {
+        await http.stream(path, {
+          query: { ...query, watch: 1, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 600 },
+          onLine: (line) => {
             const at = nowMs();
             const event = JSON.parse(line) as { type: WatchEventType; object: T };
             const rv = event.object.metadata?.resourceVersion;
             if (rv) resourceVersion = rv;
             if (event.type !== "BOOKMARK") onEvent(event.type, event.object, at);
           },
-          abort.signal,
-          700_000,
-        );
+          signal: abort.signal,
+          idleMs: 700_000,
+        });
       } catch {
         if (!stopped()) await sleepMs(200);
       }

@@ -168,6 +168,7 @@ export async function measureJitter(
   let lastNow = 0;
   const clock: Clock = {
     now: () => (lastNow = Date.now()),
+    monotonic: () => performance.now(),
     setTimeout(fn, ms) {
       const due = lastNow + ms;
       return systemClock.setTimeout(() => {

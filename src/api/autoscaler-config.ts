@@ -74,6 +74,8 @@ export const moduleSchema = object(
 );
 
 export const DEFAULT_METHOD_TIMEOUT_MS = 30_000;
+/** 16 MiB: far more than any metric needs, small enough that a runaway script cannot exhaust memory. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 export const methodSchema = object(
   {
@@ -84,6 +86,13 @@ export const methodSchema = object(
       minimum: 1,
       default: DEFAULT_METHOD_TIMEOUT_MS,
       description: "Milliseconds before the stage is abandoned and the run fails.",
+    }),
+    maxOutputBytes: integer({
+      minimum: 1,
+      default: DEFAULT_MAX_OUTPUT_BYTES,
+      description:
+        "Bytes of output (a shell command's stdout, an HTTP response body) beyond which the stage fails, " +
+        "rather than pass on a cut-off result.",
     }),
     shell: shellSchema,
     http: httpSchema,

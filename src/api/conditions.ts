@@ -43,6 +43,8 @@ export const ConditionType = {
 export const Reason = {
   Provisioned: "Provisioned",
   AutoscalerRunning: "AutoscalerRunning",
+  AutoscalerNotReady: "AutoscalerNotReady",
+  AutoscalerRestarting: "AutoscalerRestarting",
   PodPending: "PodPending",
   PodReplacing: "PodReplacing",
   PodRejected: "PodRejected",

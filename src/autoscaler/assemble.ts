@@ -45,10 +45,12 @@ export async function assemble(opts: {
   metrics?: AutoscalerMetrics | undefined;
   clock?: Clock;
   instance?: string;
+  /** Sent with every API request (see lib/version.ts). */
+  userAgent?: string;
 }): Promise<Assembled> {
   const { config, log } = opts;
   const clock = opts.clock ?? systemClock;
-  const http = new KubeHttp(opts.credentials);
+  const http = new KubeHttp(opts.credentials, opts.userAgent ? { userAgent: opts.userAgent } : {});
   const writer = new Writer(http, AUTOSCALER_FIELD_MANAGER);
   const discovery = new Discovery(http);
   const target = new TargetClient(http, discovery, writer, config.scaleTargetRef, config.namespace);
@@ -77,6 +79,7 @@ export async function assemble(opts: {
       name: opts.cpaName,
       events: new ApiEventRecorder(http, AUTOSCALER_FIELD_MANAGER, opts.instance ?? "autoscaler", log),
       log,
+      clock,
     });
     await reporter.init();
   }

@@ -1,16 +1,18 @@
 // Reports each run on the CustomPodAutoscaler the autoscaler belongs to: its
 // status fields (server-side apply as "cpa-autoscaler", so the operator's fields
 // are left alone), written only when they changed, and a SuccessfulRescale event
-// on each scale. Reporting never fails a run.
+// on each scale. Reporting never fails a run: a failed read or write (the API
+// down, RBAC not granted yet) is retried with backoff until it works.
 import type { Logger } from "pino";
 import { API_VERSION, GROUP, KIND, PLURAL } from "../api/names.ts";
 import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
 import { ConditionType } from "../api/conditions.ts";
 import { resourcePath } from "../kube/discovery.ts";
 import type { EventRecorder } from "../kube/events.ts";
-import { isNotFound, KubeApiError, type KubeHttp } from "../kube/http.ts";
+import { isNotFound, KubeApiError, type KubeClient } from "../kube/http.ts";
 import type { Writer } from "../kube/writes.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
+import { systemClock, type Clock } from "../lib/clock.ts";
 import { autoscalerStatus, type AutoscalerStatus, type RunReport } from "./status.ts";
 
 export const AUTOSCALER_FIELD_MANAGER = "cpa-autoscaler";
@@ -21,26 +23,41 @@ const MINE = new Set<string>([
   ConditionType.ScalingLimited,
 ]);
 
+/** Backoff between attempts after a failed read or write of the CPA. */
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 60_000;
+
 export class StatusReporter {
-  readonly #http: KubeHttp;
+  readonly #http: KubeClient;
   readonly #writer: Writer;
   readonly #namespace: string;
   readonly #name: string;
   readonly #events: EventRecorder;
   readonly #log: Logger;
+  readonly #clock: Clock;
   #cpa: CustomPodAutoscaler | undefined;
-  #last: AutoscalerStatus | undefined;
-  #enabled = true;
+  /** What the status should say: the latest run's report. */
+  #current: AutoscalerStatus | undefined;
+  /** A run reported before the CPA could be read, to compute #current once it is. */
+  #unread: { report: RunReport; now: Date } | undefined;
+  /** What the server has, as far as we know. */
+  #written: AutoscalerStatus | undefined;
+  #failures = 0;
+  #loggedFailure: string | undefined;
+  #retry: { cancel(): void } | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  #closed = false;
   /** The last failure a Warning event was recorded for; cleared by a successful run. */
   #lastWarning: string | undefined;
 
   constructor(opts: {
-    http: KubeHttp;
+    http: KubeClient;
     writer: Writer;
     namespace: string;
     name: string;
     events: EventRecorder;
     log: Logger;
+    clock?: Clock;
   }) {
     this.#http = opts.http;
     this.#writer = opts.writer;
@@ -48,57 +65,127 @@ export class StatusReporter {
     this.#name = opts.name;
     this.#events = opts.events;
     this.#log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   #path(): string {
     return resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, this.#namespace);
   }
 
-  /** Reads the CPA once, to carry on from the status a previous autoscaler Pod left. */
+  /**
+   * Reads the CPA, to carry on from the status a previous autoscaler Pod left.
+   * A failure is retried with backoff, not fatal: autoscaling does not need it.
+   */
   async init(): Promise<void> {
-    try {
-      const cpa = await this.#http.request<CustomPodAutoscaler>("GET", `${this.#path()}/${this.#name}`);
-      this.#cpa = cpa;
-      const s = cpa.status;
-      this.#last = {
-        ...(s?.currentReplicas === undefined ? {} : { currentReplicas: s.currentReplicas }),
-        ...(s?.desiredReplicas === undefined ? {} : { desiredReplicas: s.desiredReplicas }),
-        ...(s?.lastScaleTime === undefined ? {} : { lastScaleTime: s.lastScaleTime }),
-        ...(s?.decision === undefined ? {} : { decision: s.decision }),
-        conditions: (s?.conditions ?? []).filter((c) => MINE.has(c.type)),
-      };
-    } catch (err) {
-      this.#disable(err, "read");
-    }
+    await this.#flush();
+  }
+
+  /** Stops retrying (the autoscaler is shutting down). */
+  close(): void {
+    this.#closed = true;
+    this.#retry?.cancel();
+    this.#retry = undefined;
   }
 
   async report(report: RunReport, now: Date): Promise<void> {
-    if (!this.#enabled || !this.#cpa) return;
-    const status = autoscalerStatus(report, this.#last, now, this.#cpa.metadata.generation ?? 0);
+    if (this.#cpa) this.#record(report, now);
+    else this.#unread = { report, now };
+    await this.#flush();
+  }
+
+  /** Folds a run into the status to write, with its events. */
+  #record(report: RunReport, now: Date): void {
+    const cpa = this.#cpa;
+    if (!cpa) return;
+    const status = autoscalerStatus(
+      report,
+      this.#current ?? this.#written,
+      now,
+      cpa.metadata.generation ?? 0,
+    );
     if (report.outcome?.scaled) {
       const d = report.outcome.decision;
-      this.#events.record(
-        this.#cpa,
-        "Normal",
-        "SuccessfulRescale",
-        `New size: ${d.replicas}; reason: ${d.reason}`,
-      );
+      this.#events.record(cpa, "Normal", "SuccessfulRescale", `New size: ${d.replicas}; reason: ${d.reason}`);
     }
     this.#warnOnNewFailure(report, status);
-    if (this.#last && canonicalJson(status) === canonicalJson(this.#last)) return;
+    this.#current = status;
+  }
+
+  /** Brings the server up to date, once at a time; a failure schedules a retry. */
+  #flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#flushOnce());
+    return this.#flushing;
+  }
+
+  async #flushOnce(): Promise<void> {
+    // Backing off: the retry timer flushes.
+    if (this.#retry || this.#closed) return;
+    let step: "read" | "write" = "read";
     try {
-      await this.#writer.applyStatus(this.#path(), this.#name, {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        metadata: { name: this.#name, namespace: this.#namespace },
-        status,
-      });
-      this.#last = status;
+      if (!this.#cpa) await this.#read();
+      step = "write";
+      const current = this.#current;
+      if (current && !(this.#written && canonicalJson(current) === canonicalJson(this.#written))) {
+        await this.#writer.applyStatus(this.#path(), this.#name, {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name: this.#name, namespace: this.#namespace },
+          status: current,
+        });
+        this.#written = current;
+      }
+      if (this.#failures > 0) this.#log.info({ cpa: this.#key() }, "Status reporting works again");
+      this.#failures = 0;
+      this.#loggedFailure = undefined;
     } catch (err) {
+      // The CPA is gone (being deleted with its Pod): nothing to report on.
       if (isNotFound(err)) return;
-      if (err instanceof KubeApiError && err.status === 403) this.#disable(err, "write");
-      else this.#log.warn({ err: String(err) }, "Could not write the CustomPodAutoscaler's status");
+      this.#failed(err, step);
     }
+  }
+
+  async #read(): Promise<void> {
+    const cpa = await this.#http.request<CustomPodAutoscaler>("GET", `${this.#path()}/${this.#name}`);
+    this.#cpa = cpa;
+    const s = cpa.status;
+    this.#written = {
+      ...(s?.currentReplicas === undefined ? {} : { currentReplicas: s.currentReplicas }),
+      ...(s?.desiredReplicas === undefined ? {} : { desiredReplicas: s.desiredReplicas }),
+      ...(s?.lastScaleTime === undefined ? {} : { lastScaleTime: s.lastScaleTime }),
+      ...(s?.decision === undefined ? {} : { decision: s.decision }),
+      conditions: (s?.conditions ?? []).filter((c) => MINE.has(c.type)),
+    };
+    if (this.#unread) {
+      this.#record(this.#unread.report, this.#unread.now);
+      this.#unread = undefined;
+    }
+  }
+
+  #failed(err: unknown, step: "read" | "write"): void {
+    this.#failures++;
+    const delay = Math.min(RETRY_BASE_MS * 2 ** (this.#failures - 1), RETRY_MAX_MS);
+    const message = err instanceof Error ? err.message : String(err);
+    const forbidden = err instanceof KubeApiError && err.status === 403;
+    // Once per kind of failure, not once per retry.
+    const kind = `${step}:${forbidden ? "403" : message}`;
+    if (kind !== this.#loggedFailure) {
+      this.#loggedFailure = kind;
+      this.#log.warn(
+        { cpa: this.#key(), err: message, retryInMs: delay },
+        `Could not ${step} the CustomPodAutoscaler; retrying (autoscaling goes on)` +
+          (forbidden
+            ? ". With provisionRole: false, grant get on custompodautoscalers and patch on custompodautoscalers/status"
+            : ""),
+      );
+    }
+    this.#retry = this.#clock.setTimeout(() => {
+      this.#retry = undefined;
+      void this.#flush();
+    }, delay);
+  }
+
+  #key(): string {
+    return `${this.#namespace}/${this.#name}`;
   }
 
   /**
@@ -119,14 +206,5 @@ export class StatusReporter {
     if (key === this.#lastWarning) return;
     this.#lastWarning = key;
     this.#events.record(this.#cpa, "Warning", failed.reason, failed.message);
-  }
-
-  #disable(err: unknown, what: "read" | "write"): void {
-    this.#enabled = false;
-    this.#log.warn(
-      { cpa: `${this.#namespace}/${this.#name}`, err: err instanceof Error ? err.message : String(err) },
-      `Could not ${what} the CustomPodAutoscaler; status reporting is off (autoscaling goes on). ` +
-        "With provisionRole: false, grant get on custompodautoscalers and patch on custompodautoscalers/status",
-    );
   }
 }

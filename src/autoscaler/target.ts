@@ -3,7 +3,7 @@
 import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
 import type { Discovery, ResolvedResource } from "../kube/discovery.ts";
 import { resourcePath } from "../kube/discovery.ts";
-import type { KubeHttp } from "../kube/http.ts";
+import type { KubeClient } from "../kube/http.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import { objectPath, Pods, type Scale, type Writer } from "../kube/writes.ts";
 
@@ -18,13 +18,19 @@ export interface TargetState {
 }
 
 export class TargetClient {
-  readonly #http: KubeHttp;
+  readonly #http: KubeClient;
   readonly #discovery: Discovery;
   readonly #writer: Writer;
   readonly #ref: ScaleTargetRef;
   readonly #namespace: string;
 
-  constructor(http: KubeHttp, discovery: Discovery, writer: Writer, ref: ScaleTargetRef, namespace: string) {
+  constructor(
+    http: KubeClient,
+    discovery: Discovery,
+    writer: Writer,
+    ref: ScaleTargetRef,
+    namespace: string,
+  ) {
     this.#http = http;
     this.#discovery = discovery;
     this.#writer = writer;

@@ -10,6 +10,7 @@ import type { Registry } from "prom-client";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from "../autoscaler/config.ts";
 import { loadCredentials } from "../kube/credentials.ts";
+import { userAgent } from "../lib/version.ts";
 import { createLogger } from "../lib/log.ts";
 import { autoscalerMetrics, instrumentKubeRequests, newRegistry } from "../lib/metrics.ts";
 import { UsageError } from "./flags.ts";
@@ -65,6 +66,7 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
       cpaName: env["CPA_NAME"],
       metrics,
       instance: hostname(),
+      userAgent: userAgent("cpa-autoscaler", config.namespace, env),
     });
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, "Could not start the autoscaler");
@@ -97,6 +99,7 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
     server?.close();
     server?.closeAllConnections();
     await autoscaler.stop();
+    assembled.reporter?.close();
     await assembled.stages.close();
   }
   return 0;

@@ -18,7 +18,7 @@ Options:
   --kubeconfig PATH                  kubeconfig to use
   --namespace NS                     watch only this namespace (default: $WATCH_NAMESPACE, else all)
   --leader-elect                     run leader election, so only one replica reconciles
-  --leader-election-namespace NS     namespace of the Lease (default: $POD_NAMESPACE, else default)
+  --leader-election-namespace NS     namespace of the Lease (default: $POD_NAMESPACE, else --namespace, else default)
   --leader-election-id NAME          name of the Lease (default: cpa-operator)
   --leader-election-lease-duration D how long a Lease lasts unrenewed before a standby takes it (default: 15s)
   --leader-election-renew-deadline D how long the leader retries renewing before it steps down (default: 10s)
@@ -26,6 +26,8 @@ Options:
   --http-address HOST:PORT           /metrics, /healthz and /readyz (default: :8080; "0" disables)
   --workers N                        concurrent reconciles (default: 4)
   --resync DURATION                  how often every CPA is checked again (default: 10m)
+  --watch-timeout DURATION           how long each watch runs before it is renewed (default: 5m)
+  --cache-stale-limit DURATION       /healthz fails when a cache has had no working watch this long (default: 2m)
   --log-level LEVEL                  trace, debug, info, warn, error (default: info, or $LOG_LEVEL)`;
 
 const autoscalerUsage = `Usage: cpa autoscaler [--config PATH] [--kubeconfig PATH] [--log-level LEVEL]

@@ -3,8 +3,10 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { loadCredentials, type ClusterCredentials } from "../kube/credentials.ts";
 import { KubeHttp } from "../kube/http.ts";
+import { userAgent } from "../lib/version.ts";
 import { serviceAccountFromEnv, serviceAccountOf, whoAmI, type ServiceAccountRef } from "../kube/identity.ts";
 import { createLogger } from "../lib/log.ts";
 import { instrumentKubeRequests, newRegistry, operatorMetrics } from "../lib/metrics.ts";
@@ -26,6 +28,8 @@ export interface OperatorOptions {
   httpAddress: string;
   workers: number;
   resyncMs: number;
+  watchTimeoutMs: number;
+  cacheStaleLimitMs: number;
   logLevel: string;
 }
 
@@ -47,6 +51,8 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
         "http-address": { type: "string", default: ":8080" },
         workers: { type: "string", default: "4" },
         resync: { type: "string", default: "10m" },
+        "watch-timeout": { type: "string", default: "5m" },
+        "cache-stale-limit": { type: "string", default: "2m" },
         "log-level": { type: "string" },
       },
     }));
@@ -80,6 +86,8 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
     httpAddress: values["http-address"],
     workers: parsePositiveInt("--workers", values.workers),
     resyncMs: parseDuration("--resync", values.resync),
+    watchTimeoutMs: parseDuration("--watch-timeout", values["watch-timeout"]),
+    cacheStaleLimitMs: parseDuration("--cache-stale-limit", values["cache-stale-limit"]),
     logLevel: values["log-level"] ?? env["LOG_LEVEL"] ?? "info",
   };
 }
@@ -87,31 +95,20 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
 export async function runOperator(args: string[]): Promise<number> {
   const opts = parseOperatorArgs(args, process.env);
   const log = createLogger("cpa-operator", opts.logLevel);
-  const kc = new KubeConfig();
+  let credentials: ClusterCredentials;
   try {
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
-    if (!kc.getCurrentCluster()) throw new Error("it has no current cluster");
+    // In a Pod this reads the ServiceAccount token directly; client-node (about
+    // 80 MB of generated API classes) is loaded only to read a kubeconfig.
+    credentials = await loadCredentials(opts.kubeconfig);
   } catch (err) {
     log.fatal({ err: err instanceof Error ? err.message : String(err) }, "Could not load a kubeconfig");
     return 1;
   }
-  const http = new KubeHttp(kc);
-  let serviceAccount: ServiceAccountRef | undefined;
-  try {
-    const username = await whoAmI(http);
-    serviceAccount = serviceAccountOf(username);
-    log.info({ user: username }, "Authenticated");
-  } catch (err) {
-    serviceAccount = serviceAccountFromEnv(process.env);
-    if (!serviceAccount) {
-      log.fatal(
-        { err: err instanceof Error ? err.message : String(err) },
-        "Could not tell which ServiceAccount the operator runs as (a SelfSubjectReview failed, and POD_NAMESPACE and SERVICE_ACCOUNT_NAME are not set); it must know, so that no autoscaler Pod runs as it",
-      );
-      return 1;
-    }
-  }
+  const http = new KubeHttp(credentials, {
+    userAgent: userAgent("cpa-operator", process.env["POD_NAMESPACE"], process.env),
+  });
+  const serviceAccount = await operatorServiceAccount(http, log);
+  if (serviceAccount === null) return 1;
   const registry = newRegistry();
   instrumentKubeRequests(registry, http);
   const identity = `${hostname()}_${randomBytes(4).toString("hex")}`;
@@ -127,6 +124,7 @@ export async function runOperator(args: string[]): Promise<number> {
     queue,
     metrics,
     serviceAccount,
+    watchTimeoutSeconds: Math.max(1, Math.round(opts.watchTimeoutMs / 1000)),
   });
   let leading = false;
   const server =
@@ -137,6 +135,8 @@ export async function runOperator(args: string[]): Promise<number> {
           registry,
           // A standby is ready too: it serves probes while it waits for the lease.
           isReady: () => !leading || controller.synced,
+          // Alive unless a cache has gone stale for too long (the liveness probe restarts us).
+          isHealthy: () => controller.staleFor() < opts.cacheStaleLimitMs,
         });
 
   const stop = new AbortController();
@@ -150,7 +150,7 @@ export async function runOperator(args: string[]): Promise<number> {
       namespace: opts.namespace ?? "(all)",
       leaderElect: opts.leaderElect,
       identity,
-      server: kc.getCurrentCluster()?.server,
+      server: credentials.getCurrentCluster()?.server,
     },
     "Starting operator",
   );
@@ -161,11 +161,9 @@ export async function runOperator(args: string[]): Promise<number> {
       await controller.run(stop.signal);
       return 0;
     }
-    // Written by the elector's callbacks, read after run() returns.
-    const term = { lostLease: false };
-    let running: Promise<void> = Promise.resolve();
+    const term = { lost: false };
     const elector = new LeaderElector({
-      kc,
+      http,
       namespace: opts.leaseNamespace,
       name: opts.leaseName,
       identity,
@@ -182,11 +180,12 @@ export async function runOperator(args: string[]): Promise<number> {
           leading = true;
           metrics.leader.set(1);
           log.info({ lease: `${opts.leaseNamespace}/${opts.leaseName}` }, "Became the leader; reconciling");
-          running = controller.run(signal);
+          // The elector releases the Lease only once this has returned: no write after the handover.
+          return controller.run(signal);
         },
-        onStoppedLeading() {
+        onStoppedLeading(wasLost) {
           metrics.leader.set(0);
-          term.lostLease = !stop.signal.aborted;
+          term.lost = wasLost;
         },
         onNewLeader(holder) {
           if (holder !== identity) log.info({ leader: holder }, "Another replica leads; standing by");
@@ -194,15 +193,38 @@ export async function runOperator(args: string[]): Promise<number> {
       },
       stop.signal,
     );
-    await running;
-    if (term.lostLease) {
-      // Like controller-runtime: a replica that lost its lease exits and is restarted
-      // fresh, rather than carry caches and queues into a second term.
+    if (term.lost) {
+      // Like controller-runtime: a replica that lost its lease exits at once, without
+      // waiting for its workers (their requests are aborted), and is restarted fresh
+      // rather than carry caches and queues into a second term.
       log.error("Lost the leader lease; exiting so a fresh process can rejoin the election");
-      return 1;
+      process.exit(1);
     }
     return 0;
   } finally {
     server?.close();
+  }
+}
+
+/**
+ * The ServiceAccount the operator runs as (undefined when it is not one, e.g. a
+ * developer's kubeconfig); null when it cannot be told, which is fatal.
+ */
+async function operatorServiceAccount(
+  http: KubeHttp,
+  log: Logger,
+): Promise<ServiceAccountRef | undefined | null> {
+  try {
+    const username = await whoAmI(http);
+    log.info({ user: username }, "Authenticated");
+    return serviceAccountOf(username);
+  } catch (err) {
+    const fromEnv = serviceAccountFromEnv(process.env);
+    if (fromEnv) return fromEnv;
+    log.fatal(
+      { err: err instanceof Error ? err.message : String(err) },
+      "Could not tell which ServiceAccount the operator runs as (a SelfSubjectReview failed, and POD_NAMESPACE and SERVICE_ACCOUNT_NAME are not set); it must know, so that no autoscaler Pod runs as it",
+    );
+    return null;
   }
 }

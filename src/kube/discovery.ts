@@ -1,6 +1,6 @@
 // Resolves a kind to its resource through API discovery. Never pluralise a kind
 // by hand: the original broke on kinds like Logstash (resource logstashes).
-import { isNotFound, type KubeHttp } from "./http.ts";
+import { isNotFound, type KubeClient } from "./http.ts";
 
 export interface ResolvedResource {
   group: string;
@@ -39,10 +39,10 @@ export class UnresolvedKindError extends Error {
 const REFRESH_AFTER_MS = 10_000;
 
 export class Discovery {
-  readonly #http: KubeHttp;
+  readonly #http: KubeClient;
   readonly #cache = new Map<string, { at: number; list: ApiResourceList | undefined }>();
 
-  constructor(http: KubeHttp) {
+  constructor(http: KubeClient) {
     this.#http = http;
   }
 

@@ -3,7 +3,7 @@
 // instead of creating new ones, like client-go's event correlator.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import type { KubeHttp } from "./http.ts";
+import type { KubeClient } from "./http.ts";
 import type { KubeObject } from "./objects.ts";
 import { Events, objectPath } from "./writes.ts";
 import { resourcePath } from "./discovery.ts";
@@ -24,13 +24,13 @@ const WINDOW_MS = 10 * 60_000;
 const MAX_REMEMBERED = 4096;
 
 export class ApiEventRecorder implements EventRecorder {
-  readonly #http: KubeHttp;
+  readonly #http: KubeClient;
   readonly #component: string;
   readonly #instance: string;
   readonly #log: Logger;
   readonly #seen = new Map<string, Seen>();
 
-  constructor(http: KubeHttp, component: string, instance: string, log: Logger) {
+  constructor(http: KubeClient, component: string, instance: string, log: Logger) {
     this.#http = http;
     this.#component = component;
     this.#instance = instance;

@@ -17,6 +17,31 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** How long a watch may wait for its response headers (the body may then stay open for minutes). */
+export const WATCH_HEADER_TIMEOUT_MS = 30_000;
+
+/**
+ * What callers of the API use: one request, or one watch stream. KubeHttp is
+ * one; `KubeHttp.withSignal` gives another that aborts with a signal.
+ */
+export interface KubeClient {
+  request<T>(method: string, path: string, options?: CallOptions): Promise<T>;
+  stream(path: string, options: StreamOptions): Promise<void>;
+}
+
+export interface StreamOptions {
+  query: Query;
+  /** Called with each line of the body; a throw ends the stream with that error. */
+  onLine: (line: string) => void;
+  signal: AbortSignal;
+  /** The stream fails when nothing at all arrives for this long (a connection that hangs silently). */
+  idleMs: number;
+  /** How long to wait for the response headers; WATCH_HEADER_TIMEOUT_MS by default. */
+  headerTimeoutMs?: number;
+  /** Called once the server has answered 200 and the body starts. */
+  onOpen?: () => void;
+}
+
 /** The apiserver's metav1.Status, as returned with an error. */
 export interface ApiStatus {
   kind?: string;
@@ -69,18 +94,43 @@ export type RequestObserver = (method: string, path: string, status: number, sec
 /** How long a request may stay silent before it fails (watches have their own idle limit). */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-export class KubeHttp {
+export interface KubeHttpOptions {
+  /**
+   * Sent as User-Agent on every request, so the apiserver's audit log and
+   * metrics can tell writers apart, e.g. `cpa-operator/0.1.0 (pod ns/name)`.
+   */
+  userAgent?: string;
+}
+
+export class KubeHttp implements KubeClient {
   readonly #kc: ClusterCredentials;
   readonly #server: URL;
+  readonly #userAgent: string | undefined;
   readonly #observers: RequestObserver[] = [];
   #writes = 0;
   readonly #agents = new Map<string, Agent>();
 
-  constructor(kc: ClusterCredentials) {
+  constructor(kc: ClusterCredentials, options: KubeHttpOptions = {}) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("the kubeconfig has no current cluster");
     this.#kc = kc;
     this.#server = new URL(cluster.server);
+    this.#userAgent = options.userAgent;
+  }
+
+  /**
+   * The same client, with every request and stream also aborted by signal:
+   * work done on behalf of something that can be cancelled (a reconcile, a
+   * term as leader) stops at once when it is.
+   */
+  withSignal(signal: AbortSignal): KubeClient {
+    const both = (own: AbortSignal | undefined): AbortSignal =>
+      own ? AbortSignal.any([own, signal]) : signal;
+    return {
+      request: <T>(method: string, path: string, options: CallOptions = {}) =>
+        this.request<T>(method, path, { ...options, signal: both(options.signal) }),
+      stream: (path, options) => this.stream(path, { ...options, signal: both(options.signal) }),
+    };
   }
 
   get config(): ClusterCredentials {
@@ -122,21 +172,24 @@ export class KubeHttp {
 
   /**
    * Opens a streaming GET (a watch) and calls onLine for each line. Resolves when
-   * the server ends the stream; rejects on errors, on abort, and when nothing at
-   * all arrives for idleMs (a connection that hangs silently).
+   * the server ends the stream; rejects on errors, on abort, when the headers do
+   * not come in time, and when nothing at all arrives for idleMs.
    */
-  async stream(
-    path: string,
-    query: Query,
-    onLine: (line: string) => void,
-    signal: AbortSignal,
-    idleMs: number,
-  ): Promise<void> {
-    const res = await this.#send("GET", path, { query, signal });
+  async stream(path: string, options: StreamOptions): Promise<void> {
+    const { query, onLine, signal, idleMs } = options;
+    // No overall timeout (a watch stays open by design), but its headers must come
+    // promptly: a dead keep-alive socket would otherwise hang here with no error.
+    const res = await this.#send(
+      "GET",
+      path,
+      { query, signal },
+      options.headerTimeoutMs ?? WATCH_HEADER_TIMEOUT_MS,
+    );
     if (res.statusCode !== 200) {
       const text = await readBody(res);
       throw new KubeApiError("GET", path, res.statusCode ?? 0, parseStatus(text));
     }
+    options.onOpen?.();
     await new Promise<void>((resolve, reject) => {
       let buffered = "";
       let idle = setTimeout(onIdle, idleMs);
@@ -214,7 +267,12 @@ export class KubeHttp {
     opts.agent = agent;
   }
 
-  async #send(method: string, path: string, options: CallOptions): Promise<IncomingMessage> {
+  async #send(
+    method: string,
+    path: string,
+    options: CallOptions,
+    headerTimeoutMs?: number,
+  ): Promise<IncomingMessage> {
     const url = new URL(path, this.#server);
     for (const [k, v] of Object.entries(options.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -223,18 +281,31 @@ export class KubeHttp {
       method,
       headers: {
         accept: "application/json",
+        ...(this.#userAgent ? { "user-agent": this.#userAgent } : {}),
         ...(body === undefined ? {} : { "content-type": options.contentType ?? "application/json" }),
       },
       ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
       ...(options.signal ? { signal: options.signal } : {}),
     };
     await this.#kc.applyToHTTPSOptions(opts);
-    this.#keepAlive(opts);
+    if (url.protocol === "https:") this.#keepAlive(opts);
     const send = url.protocol === "http:" ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
-      const req = send(url, opts, resolve);
+      const req = send(url, opts, (res) => {
+        clearTimeout(headers);
+        resolve(res);
+      });
+      const headers =
+        headerTimeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              req.destroy(new Error(`no response headers within ${headerTimeoutMs}ms`));
+            }, headerTimeoutMs);
       req.on("timeout", () => req.destroy(new Error(`timed out after ${options.timeoutMs ?? 0}ms`)));
-      req.on("error", reject);
+      req.on("error", (err) => {
+        clearTimeout(headers);
+        reject(err);
+      });
       req.end(body);
     });
   }

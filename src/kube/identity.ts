@@ -1,6 +1,6 @@
 // Who the operator is, as the apiserver sees it: the autoscaler Pods it makes
 // must never run as its own ServiceAccount.
-import type { KubeHttp } from "./http.ts";
+import type { KubeClient } from "./http.ts";
 
 export interface ServiceAccountRef {
   namespace: string;
@@ -25,7 +25,7 @@ interface SelfSubjectReview {
  * Asks the apiserver who these credentials are (a SelfSubjectReview, which
  * every authenticated user may create). Returns the username.
  */
-export async function whoAmI(http: KubeHttp): Promise<string> {
+export async function whoAmI(http: KubeClient): Promise<string> {
   const review = await http.request<SelfSubjectReview>(
     "POST",
     "/apis/authentication.k8s.io/v1/selfsubjectreviews",

@@ -4,18 +4,27 @@
 // Handlers get the object that changed; controllers map it to a work-queue key
 // and never branch on the event type.
 import type { Logger } from "pino";
-import { KubeApiError, type KubeHttp } from "./http.ts";
+import { sleep, systemClock, type Clock } from "../lib/clock.ts";
+import { KubeApiError, type KubeClient } from "./http.ts";
 import { keyOf, type KubeObject } from "./objects.ts";
 
 export interface InformerOptions {
-  http: KubeHttp;
+  http: KubeClient;
   /** Collection path, e.g. /api/v1/pods or /api/v1/namespaces/ns/pods. */
   path: string;
   labelSelector?: string;
   log: Logger;
   /** Server-side watch timeout; the stream is renewed after it. */
   watchTimeoutSeconds?: number;
+  /** How long a watch may wait for its response headers. */
+  headerTimeoutMs?: number;
   maxBackoffMs?: number;
+  clock?: Clock;
+  /**
+   * Keeps only what the reconciler reads of each object, to save memory: the
+   * cache holds its result. Default: the object as the API sent it.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
 }
 
 interface ListResponse<T> {
@@ -30,17 +39,33 @@ interface WatchEvent<T> {
 
 export type Handler<T> = (obj: T) => void;
 
+/**
+ * A watch that ends this soon with no event at all is a failure, not a renewal:
+ * a server (or a proxy) that closes every watch at once would otherwise be
+ * called again in a hot loop.
+ */
+export const SHORT_WATCH_MS = 1000;
+
+export class ShortWatchError extends Error {
+  override readonly name = "ShortWatchError";
+}
+
 export class Informer<T extends KubeObject> {
   readonly #opts: InformerOptions;
+  readonly #clock: Clock;
   readonly #store = new Map<string, T>();
   readonly #handlers: Handler<T>[] = [];
   #synced = false;
   #syncWaiters: (() => void)[] = [];
   #resourceVersion = "";
   #restarts = 0;
+  /** Since when (monotonic ms) the cache has not been kept current; undefined while it is. */
+  #staleSince: number | undefined;
 
   constructor(opts: InformerOptions) {
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+    this.#staleSince = this.#clock.monotonic();
   }
 
   /** Registers a handler called with every object added, changed or deleted. */
@@ -64,6 +89,14 @@ export class Informer<T extends KubeObject> {
     return this.#synced;
   }
 
+  /**
+   * How long (ms) the cache has gone without a working list or watch: 0 while a
+   * watch is open. Health checks fail an operator whose caches stay stale.
+   */
+  staleFor(): number {
+    return this.#staleSince === undefined ? 0 : this.#clock.monotonic() - this.#staleSince;
+  }
+
   waitForSync(): Promise<void> {
     if (this.#synced) return Promise.resolve();
     return new Promise((resolve) => this.#syncWaiters.push(resolve));
@@ -81,14 +114,16 @@ export class Informer<T extends KubeObject> {
       } catch (err) {
         if (isAborted(signal)) break;
         if (err instanceof KubeApiError && err.status === 410) {
+          // Too old a resourceVersion: list again at once, as client-go does.
           this.#resourceVersion = "";
           continue;
         }
+        this.#staleSince ??= this.#clock.monotonic();
         failures++;
         this.#restarts++;
         const delay = Math.min(this.#opts.maxBackoffMs ?? 30_000, 250 * 2 ** Math.min(failures, 10));
         log.warn({ path: this.#opts.path, err: String(err), retryInMs: delay }, "Watch failed; restarting");
-        await sleep(delay, signal);
+        await sleep(this.#clock, delay, signal);
       }
     }
   }
@@ -99,12 +134,14 @@ export class Informer<T extends KubeObject> {
       signal,
     });
     const seen = new Set<string>();
-    for (const item of res.items) {
+    for (const raw of res.items) {
+      const item = this.#keep(raw);
       const key = keyOf(item);
       seen.add(key);
       this.#store.set(key, item);
       this.#emit(item);
     }
+    // What the list no longer has was deleted while we were not watching.
     for (const [key, old] of this.#store) {
       if (!seen.has(key)) {
         this.#store.delete(key);
@@ -112,6 +149,7 @@ export class Informer<T extends KubeObject> {
       }
     }
     this.#resourceVersion = res.metadata.resourceVersion;
+    this.#staleSince = undefined;
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters) w();
@@ -127,37 +165,50 @@ export class Informer<T extends KubeObject> {
       stop.abort();
     };
     signal.addEventListener("abort", onAbort, { once: true });
+    const started = this.#clock.monotonic();
+    let events = 0;
     try {
-      await this.#opts.http.stream(
-        this.#opts.path,
-        {
+      await this.#opts.http.stream(this.#opts.path, {
+        query: {
           watch: true,
           allowWatchBookmarks: true,
           resourceVersion: this.#resourceVersion,
           timeoutSeconds: timeout,
           labelSelector: this.#opts.labelSelector,
         },
-        (line) => {
+        onOpen: () => {
+          this.#staleSince = undefined;
+        },
+        onLine: (line) => {
+          events++;
           this.#apply(JSON.parse(line) as WatchEvent<T>);
         },
-        stop.signal,
+        signal: stop.signal,
         // The server ends the stream after `timeout`; silence well beyond that means it hung.
-        (timeout + 30) * 1000,
-      );
+        idleMs: (timeout + 30) * 1000,
+        ...(this.#opts.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: this.#opts.headerTimeoutMs }),
+      });
     } finally {
       signal.removeEventListener("abort", onAbort);
       stop.abort();
     }
+    if (events === 0 && this.#clock.monotonic() - started < SHORT_WATCH_MS && !signal.aborted) {
+      throw new ShortWatchError(`watch ${this.#opts.path} ended at once with no event`);
+    }
   }
 
   #apply(event: WatchEvent<T>): void {
-    const obj = event.object;
-    const rv = obj.metadata?.resourceVersion;
-    switch (event.type) {
-      case "ERROR":
-        throw new KubeApiError("WATCH", this.#opts.path, obj.code ?? 500, {
-          message: obj.message ?? "watch error",
-        });
+    const type = event.type;
+    if (type === "ERROR") {
+      const status = event.object;
+      throw new KubeApiError("WATCH", this.#opts.path, status.code ?? 500, {
+        message: status.message ?? "watch error",
+      });
+    }
+    // Read before the transform, which may drop it.
+    const rv = event.object.metadata?.resourceVersion;
+    const obj = this.#keep(event.object);
+    switch (type) {
       case "BOOKMARK":
         break;
       case "ADDED":
@@ -171,6 +222,10 @@ export class Informer<T extends KubeObject> {
         break;
     }
     if (rv) this.#resourceVersion = rv;
+  }
+
+  #keep(obj: T): T {
+    return this.#opts.transform ? (this.#opts.transform(obj) as T) : obj;
   }
 
   #emit(obj: T): void {
@@ -187,16 +242,4 @@ export class Informer<T extends KubeObject> {
 /** Read through a call: TypeScript would otherwise narrow `signal.aborted` across awaits. */
 function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -3,42 +3,67 @@
 // duration on their own clock, writes carry the resourceVersion so exactly one
 // candidate wins a race, and a leader that cannot renew within the renew deadline
 // steps down before anyone else may take over.
-import {
-  ApiException,
-  CoordinationV1Api,
-  V1MicroTime,
-  type KubeConfig,
-  type V1Lease,
-  type V1LeaseSpec,
-  type V1ObjectMeta,
-} from "@kubernetes/client-node";
+//
+// Durations are measured on the monotonic clock: a wall-clock step must never
+// make a leader that failed to renew believe it still leads. Only the Lease's
+// timestamps, which other replicas read, come from the wall clock.
 import { sleep, systemClock, type Clock } from "../lib/clock.ts";
+import { KubeApiError, type KubeClient } from "./http.ts";
 
 export interface LeaderElectorOptions {
-  kc: KubeConfig;
+  http: KubeClient;
   namespace: string;
   name: string;
   identity: string;
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
-  /** Hand the Lease over at once on a graceful stop (default true, like client-go's ReleaseOnCancel). */
+  /** Hand the Lease over on a graceful stop (default true, like client-go's ReleaseOnCancel). */
   releaseOnCancel?: boolean;
   clock?: Clock;
   log?: (obj: object, msg: string) => void;
 }
 
 export interface LeaderCallbacks {
-  /** The signal aborts when leadership is lost or run() is aborted. */
-  onStartedLeading(signal: AbortSignal): void;
-  /** Called once after leading ends; never called if this candidate never led. */
-  onStoppedLeading(): void;
+  /**
+   * Leading starts. The signal aborts when leadership ends (lost, or run()
+   * aborted). On a graceful stop the Lease is released only once the returned
+   * promise settles, so the leader's work is over before anyone else may start.
+   */
+  onStartedLeading(signal: AbortSignal): Promise<void> | void;
+  /**
+   * Leading has ended: lost is true when the Lease was lost rather than given
+   * up. A lost Lease is reported at once, without waiting for the work: the
+   * caller should exit. Never called if this candidate never led.
+   */
+  onStoppedLeading(lost: boolean): void;
   /** Called whenever a different holder is seen, ourselves included. */
   onNewLeader?(identity: string): void;
 }
 
+/** The parts of a coordination.k8s.io/v1 Lease we read and write. */
+export interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+type LeaseSpec = NonNullable<Lease["spec"]>;
+
+/** A metav1.MicroTime: RFC 3339 with microseconds. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, "000Z");
+}
+
 export class LeaderElector {
-  readonly #api: CoordinationV1Api;
+  readonly #http: KubeClient;
   readonly #namespace: string;
   readonly #name: string;
   readonly #identity: string;
@@ -49,15 +74,15 @@ export class LeaderElector {
   readonly #clock: Clock;
   readonly #log: (obj: object, msg: string) => void;
   // The Lease as last read or written by us: its resourceVersion guards our next write.
-  #lease: V1Lease | undefined;
-  // When the Lease's record last changed, by our clock. Expiry is measured from
+  #lease: Lease | undefined;
+  // When (monotonic) the Lease's record last changed. Expiry is measured from
   // here, never from renewTime, so the holder's clock skew does not matter.
   #observed: { record: string; at: number } | undefined;
   #lastHolder = "";
   #leading = false;
 
   constructor(options: LeaderElectorOptions) {
-    this.#api = options.kc.makeApiClient(CoordinationV1Api);
+    this.#http = options.http;
     this.#namespace = options.namespace;
     this.#name = options.name;
     this.#identity = options.identity;
@@ -79,22 +104,53 @@ export class LeaderElector {
     return this.#leading;
   }
 
+  get #path(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.#namespace)}/leases`;
+  }
+
   /** Campaigns until elected, leads until the lease is lost or signal aborts, then resolves. */
   async run(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<void> {
     if (!(await this.#acquire(callbacks, signal))) return;
     this.#leading = true;
     const leadership = new AbortController();
-    callbacks.onStartedLeading(leadership.signal);
-    await this.#renew(callbacks, signal);
+    // The work ending on its own (it failed) ends the term too.
+    const workEnded = new AbortController();
+    let work: Promise<void> = Promise.resolve();
+    try {
+      const returned = callbacks.onStartedLeading(leadership.signal);
+      if (returned) {
+        work = returned;
+        returned.then(
+          () => {
+            workEnded.abort();
+          },
+          (err: unknown) => {
+            this.#log({ ...this.#fields(), err: String(err) }, "Leader's work failed; stepping down");
+            workEnded.abort();
+          },
+        );
+      }
+    } catch (err) {
+      this.#log({ ...this.#fields(), err: String(err) }, "Leader's work failed; stepping down");
+      workEnded.abort();
+    }
+    const lost = await this.#renew(callbacks, AbortSignal.any([signal, workEnded.signal]));
     this.#leading = false;
     leadership.abort();
-    if (signal.aborted && this.#releaseOnCancel) await this.#release();
-    callbacks.onStoppedLeading();
+    if (lost) {
+      // Someone else may lead now: say so at once; the caller exits.
+      callbacks.onStoppedLeading(true);
+      return;
+    }
+    // Graceful: our writers have stopped before the Lease is handed over.
+    await work.catch(() => undefined);
+    if (this.#releaseOnCancel) await this.#release();
+    callbacks.onStoppedLeading(false);
   }
 
   async #acquire(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<boolean> {
     while (!signal.aborted) {
-      if (await this.#tryAcquireOrRenew(callbacks, this.#clock.now() + this.#renewDeadlineMs)) {
+      if (await this.#tryAcquireOrRenew(callbacks, this.#clock.monotonic() + this.#renewDeadlineMs, signal)) {
         this.#log(this.#fields(), "Acquired lease");
         return true;
       }
@@ -103,103 +159,121 @@ export class LeaderElector {
     return false;
   }
 
-  /** Returns when the outer signal aborts or leadership is lost. */
-  async #renew(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<void> {
-    let renewedAt = this.#clock.now();
+  /** Returns true when leadership was lost, false when the signal aborted. */
+  async #renew(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<boolean> {
+    let renewedAt = this.#clock.monotonic();
     for (;;) {
       await sleep(this.#clock, this.#retryPeriodMs, signal);
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       // Every attempt, a hung request included, must end by the deadline.
       const deadline = renewedAt + this.#renewDeadlineMs;
       // Counted from when the attempt began: the renewTime we write is that moment,
       // so a slow response must not stretch our term past what others see.
-      const attemptAt = this.#clock.now();
-      if (deadline > attemptAt && (await this.#tryAcquireOrRenew(callbacks, deadline))) {
+      const attemptAt = this.#clock.monotonic();
+      if (deadline > attemptAt && (await this.#tryAcquireOrRenew(callbacks, deadline, signal))) {
         renewedAt = attemptAt;
         continue;
       }
+      if (isAborted(signal)) return false;
       const holder = this.#lease?.spec?.holderIdentity ?? "";
       if (holder !== "" && holder !== this.#identity) {
         this.#log({ ...this.#fields(), holder }, "Lost lease to another holder");
-        return;
+        return true;
       }
-      if (this.#clock.now() - renewedAt >= this.#renewDeadlineMs) {
+      if (this.#clock.monotonic() - renewedAt >= this.#renewDeadlineMs) {
         this.#log(this.#fields(), "Failed to renew lease within the renew deadline");
-        return;
+        return true;
       }
     }
   }
 
-  async #tryAcquireOrRenew(callbacks: LeaderCallbacks, deadline: number): Promise<boolean> {
-    const now = this.#clock.now();
-    let current: V1Lease;
+  async #tryAcquireOrRenew(
+    callbacks: LeaderCallbacks,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const wallNow = this.#clock.now();
+    let current: Lease;
     try {
-      current = await this.#within(
+      current = await this.#request<Lease>(
+        "GET",
+        `${this.#path}/${encodeURIComponent(this.#name)}`,
         deadline,
-        this.#api.readNamespacedLease({ name: this.#name, namespace: this.#namespace }),
+        signal,
       );
     } catch (err) {
-      if (codeOf(err) !== 404) return this.#failed(err, "Failed to read lease");
-      return this.#write(callbacks, deadline, () =>
-        this.#api.createNamespacedLease({
-          namespace: this.#namespace,
-          body: {
-            metadata: { name: this.#name, namespace: this.#namespace },
-            spec: this.#held(new V1MicroTime(now), now, 0),
-          },
-        }),
-      );
+      if (!(err instanceof KubeApiError && err.status === 404))
+        return this.#failed(err, "Failed to read lease");
+      return this.#write(callbacks, deadline, signal, "POST", this.#path, {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name: this.#name, namespace: this.#namespace },
+        spec: this.#held(microTime(wallNow), wallNow, 0),
+      });
     }
     this.#lease = current;
     this.#observe(current, callbacks);
-    const spec: V1LeaseSpec = current.spec ?? {};
+    const spec: LeaseSpec = current.spec ?? {};
     const holder = spec.holderIdentity ?? "";
     const ours = holder === this.#identity;
     if (holder !== "" && !ours && !this.#hasExpired(spec)) return false;
     const transitions = (spec.leaseTransitions ?? 0) + (ours ? 0 : 1);
-    const acquiredAt = ours && spec.acquireTime ? spec.acquireTime : new V1MicroTime(now);
-    return this.#write(callbacks, deadline, () =>
-      this.#api.replaceNamespacedLease({
-        name: this.#name,
-        namespace: this.#namespace,
-        body: { metadata: this.#guard(current), spec: this.#held(acquiredAt, now, transitions) },
-      }),
+    const acquiredAt = ours && spec.acquireTime ? spec.acquireTime : microTime(wallNow);
+    return this.#write(
+      callbacks,
+      deadline,
+      signal,
+      "PUT",
+      `${this.#path}/${encodeURIComponent(this.#name)}`,
+      {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: this.#guard(current),
+        spec: this.#held(acquiredAt, wallNow, transitions),
+      },
     );
   }
 
-  async #write(callbacks: LeaderCallbacks, deadline: number, call: () => Promise<V1Lease>): Promise<boolean> {
+  async #write(
+    callbacks: LeaderCallbacks,
+    deadline: number,
+    signal: AbortSignal,
+    method: "POST" | "PUT",
+    path: string,
+    body: Lease,
+  ): Promise<boolean> {
     try {
-      this.#lease = await this.#within(deadline, call());
+      this.#lease = await this.#request<Lease>(method, path, deadline, signal, body);
       this.#observe(this.#lease, callbacks);
       return true;
     } catch (err) {
       // 409: another candidate wrote first (a create race, or a resourceVersion
       // conflict). That is an ordinary lost race, not worth a log line.
-      return codeOf(err) === 409 ? false : this.#failed(err, "Failed to write lease");
+      return err instanceof KubeApiError && err.status === 409
+        ? false
+        : this.#failed(err, "Failed to write lease");
     }
   }
 
-  #held(acquireTime: V1MicroTime, renewTime: number, leaseTransitions: number): V1LeaseSpec {
+  #held(acquireTime: string, renewTime: number, leaseTransitions: number): LeaseSpec {
     return {
       holderIdentity: this.#identity,
       leaseDurationSeconds: Math.max(1, Math.ceil(this.#leaseDurationMs / 1000)),
       acquireTime,
-      renewTime: new V1MicroTime(renewTime),
+      renewTime: microTime(renewTime),
       leaseTransitions,
     };
   }
 
   /** Metadata for an update that fails with 409 if anyone wrote since we read. */
-  #guard(lease: V1Lease): V1ObjectMeta {
+  #guard(lease: Lease): NonNullable<Lease["metadata"]> {
     const resourceVersion = lease.metadata?.resourceVersion;
     if (!resourceVersion) throw new Error("the Lease has no resourceVersion");
     return { name: this.#name, namespace: this.#namespace, resourceVersion };
   }
 
-  #observe(lease: V1Lease, callbacks: LeaderCallbacks): void {
+  #observe(lease: Lease, callbacks: LeaderCallbacks): void {
     const spec = lease.spec ?? {};
-    // MicroTimes come back from the client as strings at runtime although typed as
-    // Dates; JSON renders either the same, so the record compares stably.
     const record = JSON.stringify([
       spec.holderIdentity,
       spec.renewTime,
@@ -207,7 +281,7 @@ export class LeaderElector {
       spec.leaseDurationSeconds,
       spec.leaseTransitions,
     ]);
-    if (record !== this.#observed?.record) this.#observed = { record, at: this.#clock.now() };
+    if (record !== this.#observed?.record) this.#observed = { record, at: this.#clock.monotonic() };
     const holder = spec.holderIdentity ?? "";
     if (holder !== "" && holder !== this.#lastHolder) {
       this.#lastHolder = holder;
@@ -215,36 +289,37 @@ export class LeaderElector {
     }
   }
 
-  #hasExpired(spec: V1LeaseSpec): boolean {
+  #hasExpired(spec: LeaseSpec): boolean {
     if (!this.#observed) return false;
     // The holder's declared duration rules, as in client-go: with mixed settings
     // (say, mid-rollout) a candidate with a shorter duration must not cut in early.
     const durationMs = (spec.leaseDurationSeconds ?? this.#leaseDurationMs / 1000) * 1000;
-    return this.#clock.now() - this.#observed.at >= durationMs;
+    return this.#clock.monotonic() - this.#observed.at >= durationMs;
   }
 
   /** Hands the Lease over: an empty holder lets a standby take it on its next try. */
   async #release(): Promise<void> {
     const lease = this.#lease;
     if (lease?.spec?.holderIdentity !== this.#identity) return;
-    const now = new V1MicroTime(this.#clock.now());
+    const now = microTime(this.#clock.now());
     try {
-      this.#lease = await this.#within(
-        this.#clock.now() + this.#renewDeadlineMs,
-        this.#api.replaceNamespacedLease({
-          name: this.#name,
-          namespace: this.#namespace,
-          body: {
-            metadata: this.#guard(lease),
-            spec: {
-              holderIdentity: "",
-              leaseDurationSeconds: 1,
-              acquireTime: now,
-              renewTime: now,
-              leaseTransitions: lease.spec.leaseTransitions ?? 0,
-            },
+      this.#lease = await this.#request<Lease>(
+        "PUT",
+        `${this.#path}/${encodeURIComponent(this.#name)}`,
+        this.#clock.monotonic() + this.#renewDeadlineMs,
+        undefined,
+        {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: this.#guard(lease),
+          spec: {
+            holderIdentity: "",
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: lease.spec.leaseTransitions ?? 0,
           },
-        }),
+        },
       );
       this.#log(this.#fields(), "Released lease");
     } catch (err) {
@@ -253,7 +328,7 @@ export class LeaderElector {
   }
 
   #failed(err: unknown, msg: string): false {
-    this.#log({ ...this.#fields(), err }, msg);
+    this.#log({ ...this.#fields(), err: err instanceof Error ? err.message : String(err) }, msg);
     return false;
   }
 
@@ -261,32 +336,33 @@ export class LeaderElector {
     return { lease: `${this.#namespace}/${this.#name}`, identity: this.#identity };
   }
 
-  /**
-   * Stops waiting for a request at deadline (clock time). The client takes no
-   * abort signal per call, so the request itself runs on; a late result is dropped.
-   */
-  #within<T>(deadline: number, request: Promise<T>): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const timer = this.#clock.setTimeout(
-        () => {
-          reject(new Error("lease request did not finish before the renew deadline"));
-        },
-        Math.max(0, deadline - this.#clock.now()),
-      );
-      request.then(
-        (value) => {
-          timer.cancel();
-          resolve(value);
-        },
-        (err: unknown) => {
-          timer.cancel();
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    });
+  /** One request that is aborted at deadline (monotonic ms) or with signal. */
+  async #request<T>(
+    method: string,
+    path: string,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    body?: unknown,
+  ): Promise<T> {
+    const timeout = new AbortController();
+    const timer = this.#clock.setTimeout(
+      () => {
+        timeout.abort(new Error("lease request did not finish before the renew deadline"));
+      },
+      Math.max(0, deadline - this.#clock.monotonic()),
+    );
+    try {
+      return await this.#http.request<T>(method, path, {
+        ...(body === undefined ? {} : { body }),
+        signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal,
+      });
+    } finally {
+      timer.cancel();
+    }
   }
 }
 
-function codeOf(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
+/** Read through a call: TypeScript would otherwise narrow `signal.aborted` across awaits. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
 }

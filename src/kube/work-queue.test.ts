@@ -1,45 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { Clock } from "../lib/clock.ts";
+import { FakeClock } from "../lib/fake-clock.ts";
 import { runWorkers, WorkQueue, type WorkQueueOptions } from "./work-queue.ts";
-
-/** A clock that only moves when the test says so. */
-class FakeClock implements Clock {
-  #now = 0;
-  #timers: { at: number; fn: () => void; live: boolean }[] = [];
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(fn: () => void, ms: number): { cancel(): void } {
-    const timer = { at: this.#now + ms, fn, live: true };
-    this.#timers.push(timer);
-    return {
-      cancel: () => {
-        timer.live = false;
-      },
-    };
-  }
-
-  /** Moves time forward, firing due timers in order at their own time. */
-  advance(ms: number): void {
-    const end = this.#now + ms;
-    for (;;) {
-      this.#timers = this.#timers.filter((t) => t.live);
-      const next = this.#timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!next) break;
-      this.#now = next.at;
-      next.live = false;
-      next.fn();
-    }
-    this.#now = end;
-  }
-
-  pending(): number {
-    return this.#timers.filter((t) => t.live).length;
-  }
-}
 
 function setup(options: WorkQueueOptions = {}): { queue: WorkQueue; clock: FakeClock } {
   const clock = new FakeClock();
@@ -184,18 +146,41 @@ describe("WorkQueue", () => {
     assert.equal(await queue.get(), undefined);
   });
 
-  test("shutting down still hands out the keys already queued, then undefined", async () => {
+  test("shutting down hands out no more keys, not even those already queued", async () => {
     const { queue } = setup();
     queue.add("a");
     queue.add("b");
     queue.shutDown();
-    assert.equal(await queue.get(), "a");
-    assert.equal(await queue.get(), "b");
     assert.equal(await queue.get(), undefined);
+    assert.equal(queue.len(), 0);
   });
 });
 
 describe("runWorkers", () => {
+  test("a shut-down queue lets in-flight keys finish and starts no queued ones", async () => {
+    const { queue } = setup();
+    const started: string[] = [];
+    let release: () => void = () => undefined;
+    const running = runWorkers(
+      queue,
+      1,
+      async (key) => {
+        started.push(key);
+        await new Promise<void>((resolve) => (release = resolve));
+      },
+      () => assert.fail("no handler fails"),
+    );
+    queue.add("a");
+    queue.add("b");
+    queue.add("c");
+    await flush();
+    assert.deepEqual(started, ["a"]);
+    queue.shutDown();
+    release();
+    await running;
+    assert.deepEqual(started, ["a"], "b and c were queued but must not start after shutdown");
+  });
+
   test("processes every key and resolves once the queue shuts down", async () => {
     const { queue } = setup();
     const seen: string[] = [];

@@ -74,11 +74,11 @@ export class WorkQueue {
     return this.#failures.get(key) ?? 0;
   }
 
-  /** The next key to process; undefined once the queue is shut down and empty. */
+  /** The next key to process; undefined once the queue is shut down. */
   get(): Promise<string | undefined> {
+    if (this.#shuttingDown) return Promise.resolve(undefined);
     const key = this.#queue.shift();
     if (key !== undefined) return Promise.resolve(this.#start(key));
-    if (this.#shuttingDown) return Promise.resolve(undefined);
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
@@ -91,9 +91,16 @@ export class WorkQueue {
     return this.#queue.length;
   }
 
-  /** Stops accepting keys; keys already queued are still handed out. */
+  /**
+   * Stops accepting keys and handing them out, queued ones included: a
+   * controller that is stopping (or no longer leads) must not start work that
+   * another replica may be doing. Keys being processed finish with their
+   * workers; the owner aborts those.
+   */
   shutDown(): void {
     this.#shuttingDown = true;
+    this.#queue.length = 0;
+    this.#dirty.clear();
     for (const { timer } of this.#pending.values()) timer.cancel();
     this.#pending.clear();
     for (const waiter of this.#waiters.splice(0)) waiter(undefined);
@@ -124,8 +131,9 @@ export interface Requeue {
 export type Handler = (key: string) => Promise<void | Requeue>;
 
 /**
- * Runs count workers on the queue until it is shut down and drained. A failed
- * key is retried with backoff; a successful one has its backoff reset.
+ * Runs count workers on the queue until it is shut down; resolves once every
+ * worker has returned. A failed key is retried with backoff; a successful one
+ * has its backoff reset.
  */
 export async function runWorkers(
   queue: WorkQueue,

@@ -1,7 +1,7 @@
 // Writes to the API, each one request: create, server-side apply, delete with
 // a uid precondition, status apply, and /scale. Callers decide whether to write.
 import { resourcePath, type ResolvedResource } from "./discovery.ts";
-import type { KubeHttp } from "./http.ts";
+import type { KubeClient } from "./http.ts";
 import type { KubeObject } from "./objects.ts";
 
 /** Where a kind we manage lives in the API. */
@@ -32,10 +32,10 @@ export interface Scale {
 }
 
 export class Writer {
-  readonly #http: KubeHttp;
+  readonly #http: KubeClient;
   readonly #fieldManager: string;
 
-  constructor(http: KubeHttp, fieldManager: string) {
+  constructor(http: KubeClient, fieldManager: string) {
     this.#http = http;
     this.#fieldManager = fieldManager;
   }

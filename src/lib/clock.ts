@@ -2,12 +2,19 @@
 // move time by hand instead of sleeping.
 
 export interface Clock {
+  /** Wall-clock time, ms since the epoch: for timestamps others read. */
   now(): number;
+  /**
+   * A monotonic time in ms, for measuring durations: unlike the wall clock it
+   * never jumps when the system clock is stepped.
+   */
+  monotonic(): number;
   setTimeout(fn: () => void, ms: number): { cancel(): void };
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout(fn, ms) {
     const timer = setTimeout(fn, ms);
     return {

@@ -7,7 +7,7 @@ import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
 import { GROUP, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL } from "../api/names.ts";
 import { Discovery, resourcePath } from "../kube/discovery.ts";
 import { ApiEventRecorder } from "../kube/events.ts";
-import type { KubeHttp } from "../kube/http.ts";
+import type { KubeClient, KubeHttp } from "../kube/http.ts";
 import type { ServiceAccountRef } from "../kube/identity.ts";
 import { Informer } from "../kube/informer.ts";
 import { keyOf, type KubeObject } from "../kube/objects.ts";
@@ -33,6 +33,8 @@ export interface ControllerOptions {
   clock?: Clock;
   /** The operator's own ServiceAccount, which no autoscaler Pod may run as. */
   serviceAccount?: ServiceAccountRef | undefined;
+  /** Server-side timeout of each watch; the informers renew them after it. */
+  watchTimeoutSeconds?: number;
 }
 
 export class Controller {
@@ -50,13 +52,34 @@ export class Controller {
     return this.#informers.length > 0 && this.#informers.every((i) => i.hasSynced());
   }
 
-  /** Reconciles until the signal aborts; then lets in-flight passes finish. */
+  /**
+   * How long (ms) the stalest cache has gone without a working watch; 0 when
+   * not running (a standby has nothing to keep current).
+   */
+  staleFor(): number {
+    return Math.max(0, ...this.#informers.map((i) => i.staleFor()));
+  }
+
+  /**
+   * Reconciles until the signal aborts. Then it takes no more keys, aborts the
+   * passes in flight (every request they make carries the signal) and resolves
+   * once every worker has returned: after that it writes nothing.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    const { http, log, namespace } = this.#opts;
+    const { log, namespace } = this.#opts;
+    const http: KubeClient = this.#opts.http.withSignal(signal);
     const clock = this.#opts.clock ?? systemClock;
     const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+    const watchTimeoutSeconds = this.#opts.watchTimeoutSeconds;
     const informer = <T extends KubeObject>(path: string, labelSelector?: string): Informer<T> =>
-      new Informer<T>({ http, path, log, ...(labelSelector ? { labelSelector } : {}) });
+      new Informer<T>({
+        http,
+        path,
+        log,
+        clock,
+        ...(labelSelector ? { labelSelector } : {}),
+        ...(watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds }),
+      });
     const cpas = informer<CustomPodAutoscaler>(
       resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, namespace),
     );
@@ -99,6 +122,7 @@ export class Controller {
     if (signal.aborted) {
       this.queue.shutDown();
       await informersDone;
+      this.#informers = [];
       return;
     }
     log.info({ cpas: cpas.list().length }, "Caches synced; reconciling");
@@ -136,6 +160,8 @@ export class Controller {
         }
       },
       (key, err) => {
+        // Passes aborted because we are stopping are not failures.
+        if (signal.aborted) return;
         metrics?.reconciles.inc({ result: "error" });
         log.error(
           { cpa: key, err: err instanceof Error ? err.message : String(err) },
@@ -144,6 +170,7 @@ export class Controller {
       },
     );
     await informersDone;
+    this.#informers = [];
   }
 }
 

@@ -15,7 +15,7 @@ import {
   isNotFound,
   isTerminal,
   KubeApiError,
-  type KubeHttp,
+  type KubeClient,
 } from "../kube/http.ts";
 import type { KubeObject } from "../kube/objects.ts";
 import {
@@ -34,6 +34,7 @@ import { desiredRoleBinding } from "./desired/role-binding.ts";
 import { desiredServiceAccount } from "./desired/service-account.ts";
 import { differs, ownershipOf, roleRefChanged } from "./ownership.ts";
 import { pauseOf } from "./pause.ts";
+import { podHealth } from "./pod-health.ts";
 import { effectiveSpec } from "./spec.ts";
 import { computeStatus, isStatusCurrent, type PodState, type Problem } from "./status.ts";
 
@@ -48,7 +49,7 @@ export interface ReconcileDeps {
   roles: Cache<V1Role>;
   roleBindings: Cache<V1RoleBinding>;
   pods: Cache<V1Pod>;
-  http: KubeHttp;
+  http: KubeClient;
   writer: Writer;
   resolveTarget: (apiVersion: string | undefined, kind: string) => Promise<ResolvedResource>;
   events: EventRecorder;
@@ -372,8 +373,12 @@ async function livePodState(pass: Pass, live: V1Pod, desired: V1Pod, name: strin
     });
     return { state: "replacing", name, message: `Replacing the autoscaler Pod ${name}: ${replaceBecause}` };
   }
-  if (live.status?.phase === "Running") return { state: "running", name };
-  return { state: "pending", name, message: pendingMessage(name, live.status?.phase) };
+  const health = podHealth(live, pass.deps.now().getTime());
+  if (health.state === "settling") {
+    // Look again when the restart is old enough to count as running.
+    pass.requeueAfterMs = Math.min(pass.requeueAfterMs ?? Infinity, health.recheckInMs + 1000);
+  }
+  return health.state === "running" ? { state: "running", name } : { ...health, name };
 }
 
 function pendingMessage(name: string, phase: string | undefined): string {

@@ -15,6 +15,10 @@ export interface Problem {
 export type PodState =
   | { state: "running"; name: string }
   | { state: "pending"; name: string; message: string }
+  /** Running, but a container is not: waiting (CrashLoopBackOff...), terminated, or not ready. */
+  | { state: "not-ready"; name: string; message: string }
+  /** Ready again, but restarted too recently to count as running. */
+  | { state: "settling"; name: string; message: string }
   | { state: "replacing"; name: string; message: string }
   | { state: "paused"; replicas: number }
   /** Not run: provisioning failed in a way that makes running it unsafe (reported as a problem). */
@@ -78,6 +82,10 @@ function readyCondition(
       );
     case "pending":
       return condition(ConditionType.Ready, "False", Reason.PodPending, pod.message);
+    case "not-ready":
+      return condition(ConditionType.Ready, "False", Reason.AutoscalerNotReady, pod.message);
+    case "settling":
+      return condition(ConditionType.Ready, "False", Reason.AutoscalerRestarting, pod.message);
     case "replacing":
       return condition(ConditionType.Ready, "False", Reason.PodReplacing, pod.message);
     case "paused":

@@ -10,6 +10,7 @@ import {
   type KubeConfig,
   type V1Lease,
 } from "@kubernetes/client-node";
+import { KubeHttp } from "../../src/kube/http.ts";
 import { LeaderElector, type LeaderElectorOptions } from "../../src/kube/leader-election.ts";
 import { adminConfig, eventually, testNamespace, tokenConfig } from "../support/kube.ts";
 
@@ -39,15 +40,16 @@ function candidate(
   identity: string,
   extra: Partial<LeaderElectorOptions> & { kc?: KubeConfig } = {},
 ): Candidate {
+  const { kc = admin, ...options } = extra;
   const elector = new LeaderElector({
-    kc: admin,
+    http: new KubeHttp(kc),
     namespace,
     name: LEASE_NAME,
     identity,
     leaseDurationMs: LEASE_MS,
     renewDeadlineMs: RENEW_DEADLINE_MS,
     retryPeriodMs: RETRY_MS,
-    ...extra,
+    ...options,
   });
   const stop = new AbortController();
   const c: Candidate = { identity, elector, stop, done: Promise.resolve(), leaders: [] };

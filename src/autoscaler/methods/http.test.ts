@@ -14,6 +14,8 @@ import type { HttpConfig } from "../../api/autoscaler-config.ts";
 import { httpRunner } from "./http.ts";
 import { MethodError, type RunnerContext } from "./method.ts";
 
+const limits = (timeoutMs: number) => ({ timeoutMs, maxOutputBytes: 16 * 1024 * 1024 });
+
 const dir = mkdtempSync(join(tmpdir(), "cpa-http-"));
 after(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -97,7 +99,7 @@ describe("http method", () => {
   test("query mode sends the input as the query parameter value, keeping the URL's own parameters", async () => {
     const server = await serve({ status: 200, body: " 5\n" });
     try {
-      const runner = httpRunner(config(`${server.url}/metric?source=queue`), 2000, ctx);
+      const runner = httpRunner(config(`${server.url}/metric?source=queue`), limits(2000), ctx);
       assert.equal(await runner.run(input), " 5\n", "the body comes back untrimmed");
       await runner.close?.();
       const [req] = server.received;
@@ -127,7 +129,7 @@ describe("http method", () => {
           parameterMode: "body",
           headers: { "x-api-key": "secret", "x-team": "scaling" },
         }),
-        2000,
+        limits(2000),
         ctx,
       );
       assert.equal(await runner.run(input), '{"targetReplicas":3}');
@@ -155,7 +157,7 @@ describe("http method", () => {
     test(`status ${status} with successCodes [${successCodes.join(", ")}] ${ok ? "succeeds" : "fails with code http-status"}`, async () => {
       const server = await serve({ status, body: "queue backend overloaded\n" });
       try {
-        const run = httpRunner(config(`${server.url}/m`, { successCodes }), 2000, ctx).run(input);
+        const run = httpRunner(config(`${server.url}/m`, { successCodes }), limits(2000), ctx).run(input);
         if (ok) {
           assert.equal(await run, "queue backend overloaded\n");
           return;
@@ -170,10 +172,29 @@ describe("http method", () => {
     });
   }
 
+  test("a body past maxOutputBytes fails the stage, naming the limit", async () => {
+    const server = await serve({ status: 200, body: "x".repeat(200_000) });
+    try {
+      const err = await methodError(
+        httpRunner(config(server.url), { timeoutMs: 2000, maxOutputBytes: 100_000 }, ctx).run(input),
+      );
+      assert.equal(err.code, "output-too-large");
+      assert.match(err.message, /more than 100000 bytes \(maxOutputBytes\)/);
+      const whole = await httpRunner(
+        config(server.url),
+        { timeoutMs: 2000, maxOutputBytes: 200_000 },
+        ctx,
+      ).run(input);
+      assert.equal(whole.length, 200_000);
+    } finally {
+      server.close();
+    }
+  });
+
   test("a port nobody listens on fails with code http-unreachable, naming the URL", async () => {
     const server = await serve({ status: 200, body: "" });
     server.close();
-    const err = await methodError(httpRunner(config(`${server.url}/metric`), 2000, ctx).run(input));
+    const err = await methodError(httpRunner(config(`${server.url}/metric`), limits(2000), ctx).run(input));
     assert.equal(err.code, "http-unreachable");
     assert.match(err.message, new RegExp(`^could not reach ${server.url}/metric: .*ECONNREFUSED`));
   });
@@ -182,7 +203,7 @@ describe("http method", () => {
     const server = await serve("never");
     try {
       const started = Date.now();
-      const err = await methodError(httpRunner(config(`${server.url}/slow`), 200, ctx).run(input));
+      const err = await methodError(httpRunner(config(`${server.url}/slow`), limits(200), ctx).run(input));
       assert.equal(err.code, "timeout");
       assert.equal(err.message, `GET ${server.url}/slow did not answer within 200 ms`);
       assert.ok(Date.now() - started < 1500);
@@ -195,7 +216,7 @@ describe("http method", () => {
     const server = await serve("never");
     try {
       const controller = new AbortController();
-      const run = httpRunner(config(server.url), 10_000, ctx).run(input, controller.signal);
+      const run = httpRunner(config(server.url), limits(10_000), ctx).run(input, controller.signal);
       setTimeout(() => {
         controller.abort();
       }, 50);
@@ -219,7 +240,7 @@ describe("http method", () => {
     test("the server's certificate is trusted through caCert, relative to the config folder", async () => {
       const server = await serve({ status: 200, body: "7" }, tls);
       try {
-        const runner = httpRunner(config(server.url, { caCert: "server.pem" }), 2000, ctx);
+        const runner = httpRunner(config(server.url, { caCert: "server.pem" }), limits(2000), ctx);
         assert.equal(await runner.run(input), "7");
         await runner.close?.();
         assert.equal(
@@ -235,7 +256,7 @@ describe("http method", () => {
     test("without caCert a self-signed server certificate is refused", async () => {
       const server = await serve({ status: 200, body: "7" }, tls);
       try {
-        const err = await methodError(httpRunner(config(server.url), 2000, ctx).run(input));
+        const err = await methodError(httpRunner(config(server.url), limits(2000), ctx).run(input));
         assert.equal(err.code, "http-unreachable");
         assert.match(err.message, /self-signed certificate/);
       } finally {
@@ -252,7 +273,7 @@ describe("http method", () => {
             clientCert: clientCert.cert,
             clientKey: clientCert.key,
           }),
-          2000,
+          limits(2000),
           ctx,
         );
         assert.equal(await runner.run(input), "7");
@@ -265,7 +286,7 @@ describe("http method", () => {
 
     test("a missing certificate file fails when the runner is created, naming the file", () => {
       assert.throws(
-        () => httpRunner(config("https://127.0.0.1:1", { caCert: "missing-ca.pem" }), 2000, ctx),
+        () => httpRunner(config("https://127.0.0.1:1", { caCert: "missing-ca.pem" }), limits(2000), ctx),
         {
           message: `http.caCert: cannot read ${join(dir, "missing-ca.pem")}: no such file`,
         },
@@ -274,7 +295,7 @@ describe("http method", () => {
   });
 
   test("a URL that is not http or https fails when the runner is created", () => {
-    assert.throws(() => httpRunner(config("ftp://example.com/x"), 2000, ctx), {
+    assert.throws(() => httpRunner(config("ftp://example.com/x"), limits(2000), ctx), {
       message: 'http.url "ftp://example.com/x" must start with http:// or https://',
     });
   });

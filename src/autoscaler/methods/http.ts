@@ -6,14 +6,19 @@ import http from "node:http";
 import https from "node:https";
 import { resolve } from "node:path";
 import type { HttpConfig } from "../../api/autoscaler-config.ts";
-import { MethodError, type RunnerContext, type StageRunner } from "./method.ts";
+import {
+  MethodError,
+  outputTooLarge,
+  type RunnerContext,
+  type RunnerLimits,
+  type StageRunner,
+} from "./method.ts";
 
-/** Response bodies beyond this are dropped, so a runaway server cannot exhaust our memory. */
-const MAX_BODY_BYTES = 1024 * 1024;
 /** How much of an error body goes into the message; the full capture is in the details. */
 const MESSAGE_BODY_CHARS = 1000;
 
-export function httpRunner(config: HttpConfig, timeoutMs: number, ctx: RunnerContext): StageRunner {
+export function httpRunner(config: HttpConfig, limits: RunnerLimits, ctx: RunnerContext): StageRunner {
+  const { timeoutMs, maxOutputBytes } = limits;
   const url = parseUrl(config.url);
   const shown = displayUrl(url);
   // Read once, at start: a missing certificate is a configuration error to
@@ -54,12 +59,15 @@ export function httpRunner(config: HttpConfig, timeoutMs: number, ctx: RunnerCon
         const req = send(target, { method: config.method, headers, agent }, (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
-          let truncated = false;
           res.on("data", (chunk: Buffer) => {
-            const kept = chunk.subarray(0, Math.max(0, MAX_BODY_BYTES - size));
-            truncated ||= kept.length < chunk.length;
-            chunks.push(kept);
-            size += kept.length;
+            size += chunk.length;
+            if (size > maxOutputBytes) {
+              // Past the limit the body is useless: stop reading now.
+              req.destroy();
+              fail(outputTooLarge(`${config.method} ${shown}`, maxOutputBytes));
+              return;
+            }
+            chunks.push(chunk);
           });
           res.on("error", (err) => {
             fail(
@@ -76,8 +84,6 @@ export function httpRunner(config: HttpConfig, timeoutMs: number, ctx: RunnerCon
             const status = res.statusCode ?? 0;
             if (config.successCodes.includes(status)) {
               cleanUp();
-              if (truncated)
-                ctx.log.warn({ url: shown, limitBytes: MAX_BODY_BYTES }, "HTTP response truncated");
               resolvePromise(body);
             } else {
               const excerpt = body.trim().slice(0, MESSAGE_BODY_CHARS) || "(empty body)";

@@ -19,7 +19,8 @@ export type MethodErrorCode =
   | "http-status"
   | "http-unreachable"
   | "module-load"
-  | "module-threw";
+  | "module-threw"
+  | "output-too-large";
 
 export interface MethodErrorDetails {
   exitCode?: number;
@@ -45,4 +46,19 @@ export interface RunnerContext {
   /** Relative paths in the method (module paths, TLS files) resolve against this folder. */
   configDir: string;
   log: Logger;
+}
+
+/** How long a stage may take, and how much it may print. */
+export interface RunnerLimits {
+  timeoutMs: number;
+  maxOutputBytes: number;
+}
+
+/** The error of a stage whose output passed maxOutputBytes. */
+export function outputTooLarge(what: string, limit: number): MethodError {
+  return new MethodError(
+    "output-too-large",
+    `${what} produced more than ${limit} bytes (maxOutputBytes); the output was not used. ` +
+      "Raise maxOutputBytes in this stage's method, or produce less",
+  );
 }

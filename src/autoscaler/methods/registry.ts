@@ -1,5 +1,9 @@
 // One place that maps a method's `type` to the runner that carries it out.
-import { DEFAULT_METHOD_TIMEOUT_MS, type Method } from "../../api/autoscaler-config.ts";
+import {
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_METHOD_TIMEOUT_MS,
+  type Method,
+} from "../../api/autoscaler-config.ts";
 import { httpRunner } from "./http.ts";
 import type { RunnerContext, StageRunner } from "./method.ts";
 import { moduleRunner } from "./module.ts";
@@ -7,11 +11,17 @@ import { shellRunner } from "./shell.ts";
 
 export function createRunner(method: Method, ctx: RunnerContext): StageRunner {
   const timeout = method.timeout ?? DEFAULT_METHOD_TIMEOUT_MS;
+  const maxOutputBytes = method.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   switch (method.type) {
     case "shell":
-      return shellRunner(block(method, "shell"), timeout, method.logStderr ?? false, ctx);
+      return shellRunner(
+        block(method, "shell"),
+        { timeoutMs: timeout, maxOutputBytes },
+        method.logStderr ?? false,
+        ctx,
+      );
     case "http":
-      return httpRunner(block(method, "http"), timeout, ctx);
+      return httpRunner(block(method, "http"), { timeoutMs: timeout, maxOutputBytes }, ctx);
     case "module":
       return moduleRunner(block(method, "module"), timeout, ctx);
   }

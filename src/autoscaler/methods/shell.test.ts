@@ -9,6 +9,8 @@ import type { ShellConfig } from "../../api/autoscaler-config.ts";
 import { MethodError, type RunnerContext } from "./method.ts";
 import { shellRunner } from "./shell.ts";
 
+const limits = (timeoutMs: number) => ({ timeoutMs, maxOutputBytes: 16 * 1024 * 1024 });
+
 const dir = mkdtempSync(join(tmpdir(), "cpa-shell-"));
 after(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -110,13 +112,15 @@ describe("shell method", () => {
   ];
   for (const { name, config, input, output } of outputs) {
     test(name, async () => {
-      assert.equal(await shellRunner(config, 5000, false, context()).run(input), output);
+      assert.equal(await shellRunner(config, limits(5000), false, context()).run(input), output);
     });
   }
 
   test("a non-zero exit fails with code exit, the exit code and the script's stderr in the message", async () => {
     const err = await methodError(
-      shellRunner({ entrypoint: "python3", command: [failingMetric] }, 5000, false, context()).run("{}"),
+      shellRunner({ entrypoint: "python3", command: [failingMetric] }, limits(5000), false, context()).run(
+        "{}",
+      ),
     );
     assert.equal(err.code, "exit");
     assert.equal(
@@ -127,16 +131,35 @@ describe("shell method", () => {
     assert.equal(err.details.stderr, "No 'numPods' label on resource being managed\n");
   });
 
+  test("output past maxOutputBytes fails the stage, naming the limit, instead of passing on a cut-off result", async () => {
+    const script = { entrypoint: "/bin/sh", command: ["-c", "head -c 300000 /dev/zero | tr '\\0' x"] };
+    const err = await methodError(
+      shellRunner(script, { timeoutMs: 5000, maxOutputBytes: 100_000 }, false, context()).run("{}"),
+    );
+    assert.equal(err.code, "output-too-large");
+    assert.match(err.message, /produced more than 100000 bytes \(maxOutputBytes\)/);
+    const fits = await shellRunner(
+      script,
+      { timeoutMs: 5000, maxOutputBytes: 300_000 },
+      false,
+      context(),
+    ).run("{}");
+    assert.equal(fits.length, 300_000, "output up to the limit is passed on whole");
+  });
+
   test("a failing script without stderr says so", async () => {
-    const err = await methodError(shellRunner("/bin/false", 5000, false, context()).run("{}"));
+    const err = await methodError(shellRunner("/bin/false", limits(5000), false, context()).run("{}"));
     assert.equal(err.message, "/bin/false exited with code 1 (no stderr)");
   });
 
   test("a script killed by a signal fails with code signal", async () => {
     const err = await methodError(
-      shellRunner({ entrypoint: "/bin/sh", command: ["-c", "kill -TERM $$"] }, 5000, false, context()).run(
-        "{}",
-      ),
+      shellRunner(
+        { entrypoint: "/bin/sh", command: ["-c", "kill -TERM $$"] },
+        limits(5000),
+        false,
+        context(),
+      ).run("{}"),
     );
     assert.equal(err.code, "signal");
     assert.equal(err.details.signal, "SIGTERM");
@@ -144,7 +167,9 @@ describe("shell method", () => {
 
   test("a program that does not exist fails with code spawn, naming it", async () => {
     const err = await methodError(
-      shellRunner({ entrypoint: "no-such-program-cpa", command: [] }, 5000, false, context()).run("{}"),
+      shellRunner({ entrypoint: "no-such-program-cpa", command: [] }, limits(5000), false, context()).run(
+        "{}",
+      ),
     );
     assert.equal(err.code, "spawn");
     assert.match(err.message, /^could not run no-such-program-cpa: no such program/);
@@ -153,7 +178,9 @@ describe("shell method", () => {
   test("a script that hangs is killed at the timeout, with the children it started", async () => {
     const pidFile = join(dir, "timeout.pid");
     const started = Date.now();
-    const err = await methodError(shellRunner(hangingScript(pidFile), 300, false, context()).run("{}"));
+    const err = await methodError(
+      shellRunner(hangingScript(pidFile), limits(300), false, context()).run("{}"),
+    );
     assert.equal(err.code, "timeout");
     assert.equal(
       err.message,
@@ -168,7 +195,10 @@ describe("shell method", () => {
   test("aborting the run kills the script and its children and rejects with the abort reason", async () => {
     const pidFile = join(dir, "abort.pid");
     const controller = new AbortController();
-    const run = shellRunner(hangingScript(pidFile), 10_000, false, context()).run("{}", controller.signal);
+    const run = shellRunner(hangingScript(pidFile), limits(10_000), false, context()).run(
+      "{}",
+      controller.signal,
+    );
     await waitFor(
       () => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "",
       "the pid file is written",
@@ -184,7 +214,7 @@ describe("shell method", () => {
   test("an already aborted signal fails without starting anything", async () => {
     const marker = join(dir, "never-created");
     const err = await rejection(
-      shellRunner({ entrypoint: "/bin/touch", command: [marker] }, 5000, false, context()).run(
+      shellRunner({ entrypoint: "/bin/touch", command: [marker] }, limits(5000), false, context()).run(
         "{}",
         AbortSignal.abort(),
       ),
@@ -197,7 +227,7 @@ describe("shell method", () => {
     test(`stderr of a successful run is ${logStderr ? "" : "not "}logged when logStderr is ${logStderr}`, async () => {
       const lines: string[] = [];
       const config = { entrypoint: "/bin/sh", command: ["-c", "echo progress >&2; echo 3"] };
-      assert.equal(await shellRunner(config, 5000, logStderr, context(lines)).run("{}"), "3\n");
+      assert.equal(await shellRunner(config, limits(5000), logStderr, context(lines)).run("{}"), "3\n");
       const logged = lines.map((l) => JSON.parse(l) as { msg: string; stderr?: string });
       assert.deepEqual(
         logged.map((l) => [l.msg, l.stderr]),

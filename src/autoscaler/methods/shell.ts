@@ -4,19 +4,26 @@
 import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import type { ShellConfig } from "../../api/autoscaler-config.ts";
-import { MethodError, type RunnerContext, type StageRunner } from "./method.ts";
+import {
+  MethodError,
+  outputTooLarge,
+  type RunnerContext,
+  type RunnerLimits,
+  type StageRunner,
+} from "./method.ts";
 
-/** Output beyond this is dropped, so a runaway script cannot exhaust our memory. */
-const MAX_CAPTURE_BYTES = 1024 * 1024;
+/** stderr is kept to its last bytes: it goes into messages and logs, never into a stage. */
+const MAX_STDERR_BYTES = 64 * 1024;
 /** How much of stderr goes into an error message; the full capture is in the details. */
 const MESSAGE_STDERR_CHARS = 1000;
 
 export function shellRunner(
   config: ShellConfig,
-  timeoutMs: number,
+  limits: RunnerLimits,
   logStderr: boolean,
   ctx: RunnerContext,
 ): StageRunner {
+  const { timeoutMs, maxOutputBytes } = limits;
   const [entrypoint, args] = commandLine(config);
   const name = [entrypoint, ...args].join(" ");
 
@@ -30,8 +37,12 @@ export function shellRunner(
         // detached puts the child in a process group of its own, so a timeout can
         // kill everything it started too, not just the direct child.
         const child = spawn(entrypoint, args, { detached: true, stdio: ["pipe", "pipe", "pipe"] });
-        const stdout = capture(child.stdout);
-        const stderr = capture(child.stderr);
+        const stdout = capture(child.stdout, maxOutputBytes, () => {
+          // Past the limit the output is useless: stop the command now rather than read on.
+          killGroup();
+          fail(outputTooLarge(name, maxOutputBytes));
+        });
+        const stderr = capture(child.stderr, MAX_STDERR_BYTES);
 
         const timer = setTimeout(() => {
           killGroup();
@@ -65,14 +76,9 @@ export function shellRunner(
         });
         child.on("close", (code, killedBy) => {
           const err = stderr.text();
+          if (stdout.overflowed) return;
           if (code === 0) {
             cleanUp();
-            if (stdout.truncated) {
-              ctx.log.warn(
-                { command: name, limitBytes: MAX_CAPTURE_BYTES },
-                "Shell command output truncated",
-              );
-            }
             if (logStderr && err !== "") ctx.log.info({ command: name, stderr: err }, "Shell command stderr");
             resolve(stdout.text());
           } else if (code !== null) {
@@ -109,22 +115,37 @@ function commandLine(config: ShellConfig): [string, string[]] {
   return [entrypoint, args];
 }
 
-function capture(stream: Readable): { text(): string; readonly truncated: boolean } {
+/**
+ * Collects a stream up to limit bytes. With onOverflow, passing the limit calls
+ * it once (the stage fails); without, only the first limit bytes are kept.
+ */
+function capture(
+  stream: Readable,
+  limit: number,
+  onOverflow?: () => void,
+): { text(): string; readonly overflowed: boolean } {
   const chunks: Buffer[] = [];
   let size = 0;
-  let truncated = false;
+  let overflowed = false;
   stream.on("data", (chunk: Buffer) => {
-    const room = MAX_CAPTURE_BYTES - size;
-    if (chunk.length > room) truncated = true;
-    if (room <= 0) return;
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (overflowed) return;
+    const room = limit - size;
+    if (chunk.length > room) {
+      overflowed = true;
+      if (onOverflow) {
+        chunks.length = 0;
+        onOverflow();
+        return;
+      }
+    }
+    const kept = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
     chunks.push(kept);
     size += kept.length;
   });
   return {
     text: () => Buffer.concat(chunks).toString("utf8"),
-    get truncated() {
-      return truncated;
+    get overflowed() {
+      return overflowed;
     },
   };
 }

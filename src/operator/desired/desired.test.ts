@@ -10,6 +10,7 @@ import {
   podServiceAccountName,
   scaleTargetRefJson,
   type SecurityContext,
+  SAFE_TO_EVICT_ANNOTATION,
   withSecurityDefaults,
 } from "./pod.ts";
 import { desiredRole } from "./role.ts";
@@ -288,5 +289,32 @@ describe("the autoscaler Pod's security defaults", () => {
   test("are part of the Pod and its hash", () => {
     const pod = desiredPod(cpaFixture(), "python-custom-autoscaler");
     assert.deepEqual(pod.spec?.securityContext?.seccompProfile, { type: "RuntimeDefault" });
+  });
+});
+
+describe("the autoscaler Pod's other defaults", () => {
+  test("it may be evicted by the cluster autoscaler unless the template says otherwise", () => {
+    assert.equal(desiredPod(cpaFixture(), "sa").metadata?.annotations?.[SAFE_TO_EVICT_ANNOTATION], "true");
+    const pinned = cpaFixture({
+      template: {
+        metadata: { annotations: { [SAFE_TO_EVICT_ANNOTATION]: "false" } },
+        spec: { containers: [{ name: "c", image: "i" }] },
+      },
+    });
+    assert.equal(desiredPod(pinned, "sa").metadata?.annotations?.[SAFE_TO_EVICT_ANNOTATION], "false");
+  });
+  test("a crashed container's last log lines become its termination message, unless the template says otherwise", () => {
+    const cpa = cpaFixture({
+      template: {
+        spec: {
+          containers: [
+            { name: "a", image: "i" },
+            { name: "b", image: "i", terminationMessagePolicy: "File" },
+          ],
+        },
+      },
+    });
+    const policies = desiredPod(cpa, "sa").spec?.containers.map((c) => c.terminationMessagePolicy);
+    assert.deepEqual(policies, ["FallbackToLogsOnError", "File"]);
   });
 });

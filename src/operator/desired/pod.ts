@@ -5,6 +5,8 @@ import { CPA_NAME_ENV, POD_HASH_ANNOTATION } from "../../api/names.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import { controllerReference, ownedLabels } from "./meta.ts";
 
+export const SAFE_TO_EVICT_ANNOTATION = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+
 export function podName(cpa: CustomPodAutoscaler): string {
   const fromTemplate = cpa.spec.template.metadata?.["name"];
   return typeof fromTemplate === "string" && fromTemplate ? fromTemplate : cpa.metadata.name;
@@ -60,10 +62,21 @@ export function desiredPod(cpa: CustomPodAutoscaler, serviceAccountName: string)
   const spec = withSecurityDefaults({
     ...template.spec,
     serviceAccountName,
-    containers: template.spec.containers.map((c) => ({ ...c, env: [...(c.env ?? []), ...env] })),
+    containers: template.spec.containers.map((c) => ({
+      // On a crash the last lines of its log become the termination message,
+      // which the CPA's Ready condition and `kubectl describe pod` show.
+      terminationMessagePolicy: "FallbackToLogsOnError",
+      ...c,
+      env: [...(c.env ?? []), ...env],
+    })),
   });
   const labels = { ...stringMap(meta["labels"]), ...ownedLabels(cpa) };
-  const annotations = stringMap(meta["annotations"]);
+  // The operator recreates the Pod wherever it goes, so the cluster autoscaler may
+  // evict it to scale a node down (a bare Pod blocks that unless it says so).
+  const annotations: Record<string, string> = {
+    [SAFE_TO_EVICT_ANNOTATION]: "true",
+    ...stringMap(meta["annotations"]),
+  };
   const pod = {
     apiVersion: "v1",
     kind: "Pod",

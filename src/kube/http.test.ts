@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { after, describe, test } from "node:test";
+import type { ClusterCredentials } from "./credentials.ts";
+import { KubeHttp } from "./http.ts";
+
+/** A local HTTP server standing in for the apiserver; handle decides what it does with each request. */
+async function server(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{
+  http: KubeHttp;
+  server: Server;
+}> {
+  const s = createServer(handle);
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  after(() => {
+    s.closeAllConnections();
+    s.close();
+  });
+  const address = s.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  const credentials: ClusterCredentials = {
+    getCurrentCluster: () => ({ server: `http://127.0.0.1:${port}` }),
+    applyToHTTPSOptions: () => Promise.resolve(),
+  };
+  return { http: new KubeHttp(credentials, { userAgent: "cpa-test/1.2.3 (host h)" }), server: s };
+}
+
+describe("KubeHttp", () => {
+  test("a watch whose response headers never come fails after the header timeout", async () => {
+    const { http } = await server(() => {
+      // Accept the request, never answer: a dead connection behind a live socket.
+    });
+    const stop = new AbortController();
+    await assert.rejects(
+      http.stream("/api/v1/pods", {
+        query: { watch: true },
+        onLine: () => undefined,
+        signal: stop.signal,
+        idleMs: 60_000,
+        headerTimeoutMs: 200,
+      }),
+      /no response headers within 200ms/,
+    );
+  });
+
+  test("a watch that answers is not cut by the header timeout, however long it stays open", async () => {
+    const { http } = await server((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1"}}}\n');
+      setTimeout(() => res.end(), 400);
+    });
+    const lines: string[] = [];
+    await http.stream("/api/v1/pods", {
+      query: { watch: true },
+      onLine: (l) => lines.push(l),
+      signal: new AbortController().signal,
+      idleMs: 60_000,
+      headerTimeoutMs: 200,
+    });
+    assert.equal(lines.length, 1);
+  });
+
+  test("every request names the component in its User-Agent", async () => {
+    let agent: string | undefined;
+    const { http } = await server((req, res) => {
+      agent = req.headers["user-agent"];
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+    await http.request("GET", "/api");
+    assert.equal(agent, "cpa-test/1.2.3 (host h)");
+  });
+
+  test("a client bound to a signal aborts its requests when the signal does", async () => {
+    const { http } = await server(() => {
+      // Never answers.
+    });
+    const stop = new AbortController();
+    const pending = http.withSignal(stop.signal).request("GET", "/api/v1/pods");
+    stop.abort();
+    await assert.rejects(pending, (err: Error) => err.name === "KubeApiError");
+  });
+});

@@ -34,7 +34,7 @@ export function readState(): PlaneState | undefined {
   return JSON.parse(readFileSync(stateFile, "utf8")) as PlaneState;
 }
 
-function writeState(state: PlaneState): void {
+export function writeState(state: PlaneState): void {
   writeFileSync(stateFile, JSON.stringify(state, null, 2) + "\n");
 }
 
@@ -42,7 +42,7 @@ function binaryOf(p: StartedProcess): string {
   return p.name === "kwok" ? kwokBinary : kubePlaneBinary;
 }
 
-function adminTls(): TlsClient {
+export function adminTls(): TlsClient {
   const dir = join(stateDir, "pki");
   return { ca: join(dir, "ca.crt"), cert: join(dir, "admin.crt"), key: join(dir, "admin.key") };
 }

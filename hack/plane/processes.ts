@@ -6,6 +6,9 @@ export interface StartedProcess {
   name: string;
   pid: number;
   log: string;
+  /** How it was started, so a fault test can restart it exactly so. */
+  binary?: string;
+  args?: string[];
 }
 
 /** Exit codes of processes this very process started and saw die, by name. */
@@ -22,7 +25,7 @@ export function startProcess(name: string, binary: string, args: string[], log: 
     child.on("exit", (code, signal) => exits.set(name, signal ?? `exit code ${code ?? "?"}`));
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start ${name} (${binary})`);
-    return { name, pid: child.pid, log };
+    return { name, pid: child.pid, log, binary, args };
   } finally {
     closeSync(fd);
   }

@@ -185,7 +185,7 @@ export class Informer<T extends KubeObject> {
         },
         signal: stop.signal,
         // The server ends the stream after `timeout`; silence well beyond that means it hung.
-        idleMs: (timeout + 30) * 1000,
+        idleMs: (timeout + Math.max(5, timeout / 10)) * 1000,
         ...(this.#opts.headerTimeoutMs === undefined ? {} : { headerTimeoutMs: this.#opts.headerTimeoutMs }),
       });
     } finally {

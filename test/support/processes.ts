@@ -14,20 +14,30 @@ import { adminConfig, eventually } from "./kube.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 
+/** A fresh TokenRequest token for namespace/serviceAccount. */
+export async function serviceAccountToken(
+  namespace: string,
+  serviceAccount: string,
+  admin: KubeConfig = adminConfig(),
+): Promise<string> {
+  const req = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  if (!req.status?.token) throw new Error("could not mint a ServiceAccount token");
+  return req.status.token;
+}
+
 /** A kubeconfig file that authenticates as namespace/serviceAccount with a fresh token. */
 export async function serviceAccountKubeconfig(
   namespace: string,
   serviceAccount: string,
   admin: KubeConfig = adminConfig(),
 ): Promise<string> {
-  const core = admin.makeApiClient(CoreV1Api);
-  const req = await core.createNamespacedServiceAccountToken({
-    name: serviceAccount,
-    namespace,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
+  const token = await serviceAccountToken(namespace, serviceAccount, admin);
   const cluster = admin.getCurrentCluster();
-  if (!cluster || !req.status?.token) throw new Error("could not mint a ServiceAccount token");
+  if (!cluster) throw new Error("the admin kubeconfig has no current cluster");
   const dir = mkdtempSync(join(tmpdir(), "cpa-sa-"));
   const file = join(dir, "kubeconfig");
   writeFileSync(
@@ -38,7 +48,7 @@ export async function serviceAccountKubeconfig(
       clusters: [
         { name: "c", cluster: { server: cluster.server, "certificate-authority-data": cluster.caData } },
       ],
-      users: [{ name: serviceAccount, user: { token: req.status.token } }],
+      users: [{ name: serviceAccount, user: { token } }],
       contexts: [{ name: "c", context: { cluster: "c", user: serviceAccount, namespace } }],
       "current-context": "c",
     }),
@@ -124,8 +134,9 @@ export async function startOperator(
   onCleanup: OnCleanup,
   extraArgs: string[] = [],
   installNamespace = "cpa-system",
+  serviceAccount = "cpa-operator",
 ): Promise<Operator> {
-  const kubeconfig = await serviceAccountKubeconfig(installNamespace, "cpa-operator");
+  const kubeconfig = await serviceAccountKubeconfig(installNamespace, serviceAccount);
   const port = await freePort();
   const proc = runCpa(onCleanup, [
     "operator",

@@ -22,6 +22,14 @@ interface Seen {
 
 const WINDOW_MS = 10 * 60_000;
 const MAX_REMEMBERED = 4096;
+/**
+ * Events go out at most this many at a time, behind a queue: they are the
+ * lowest-priority writes, and during a burst must not take the apiserver's
+ * capacity from the creates users wait for.
+ */
+const MAX_IN_FLIGHT = 2;
+/** Queued events beyond this are dropped (the API is down or overwhelmed): they are a record, not state. */
+const MAX_QUEUED = 1000;
 
 export class ApiEventRecorder implements EventRecorder {
   readonly #http: KubeClient;
@@ -29,6 +37,9 @@ export class ApiEventRecorder implements EventRecorder {
   readonly #instance: string;
   readonly #log: Logger;
   readonly #seen = new Map<string, Seen>();
+  readonly #queue: (() => Promise<void>)[] = [];
+  #inFlight = 0;
+  #dropped = 0;
 
   constructor(http: KubeClient, component: string, instance: string, log: Logger) {
     this.#http = http;
@@ -39,9 +50,32 @@ export class ApiEventRecorder implements EventRecorder {
 
   /** Fire and forget: a failed event is logged, never fails the caller. */
   record(obj: KubeObject, type: EventType, reason: string, message: string): void {
-    this.#write(obj, type, reason, message).catch((err: unknown) => {
-      this.#log.warn({ err: String(err), reason }, "Could not record event");
-    });
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.#queue.shift();
+      if (this.#dropped++ === 0)
+        this.#log.warn({ queued: MAX_QUEUED }, "Too many events waiting; dropping the oldest");
+    }
+    this.#queue.push(() =>
+      this.#write(obj, type, reason, message).catch((err: unknown) => {
+        this.#log.warn({ err: String(err), reason }, "Could not record event");
+      }),
+    );
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT) {
+      const next = this.#queue.shift();
+      if (!next) {
+        this.#dropped = 0;
+        return;
+      }
+      this.#inFlight++;
+      void next().finally(() => {
+        this.#inFlight--;
+        this.#pump();
+      });
+    }
   }
 
   async #write(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {

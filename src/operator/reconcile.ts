@@ -97,16 +97,32 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
   const name = cpa.metadata.name;
 
   const target = await resolveTarget(pass);
-  const serviceAccount = await reconcileServiceAccount(pass, flags.provisionServiceAccount);
-  // A Role the user brings (provisionRole: false) is theirs to bind: the admission policy checked they may.
-  const roleIsBindable = flags.provisionRole
-    ? (await ensure(pass, Roles, deps.roles.get(`${ns}/${name}`), desiredRole(cpa, target))) === "ours"
-    : true;
-  if (flags.provisionRoleBinding) await reconcileRoleBinding(pass, serviceAccount, roleIsBindable);
-  const pod = await reconcilePod(pass, flags.provisionPod, target, serviceAccount);
+  // Independent objects are written concurrently, so a CPA costs two round trips
+  // of latency, not four: the ServiceAccount and Role first, then what depends on
+  // them (the Pod needs its ServiceAccount to exist; the RoleBinding, to know
+  // whether the Role and ServiceAccount are ours).
+  const [serviceAccount, roleIsBindable] = await inSteps(pass, [
+    (p) => reconcileServiceAccount(p, flags.provisionServiceAccount),
+    // A Role the user brings (provisionRole: false) is theirs to bind: the admission policy checked they may.
+    async (p) =>
+      flags.provisionRole
+        ? (await ensure(p, Roles, deps.roles.get(`${ns}/${name}`), desiredRole(cpa, target))) === "ours"
+        : true,
+  ]);
+  const [, pod] = await inSteps(pass, [
+    async (p) => {
+      if (flags.provisionRoleBinding) await reconcileRoleBinding(p, serviceAccount, roleIsBindable);
+    },
+    (p) => reconcilePod(p, flags.provisionPod, target, serviceAccount),
+  ]);
 
   const status = computeStatus(cpa, { problems: pass.problems, pod }, deps.now());
-  if (!isStatusCurrent(cpa.status, status)) {
+  const settling = pendingJustCreated(pod, pass);
+  if (settling !== undefined) {
+    // A Pod just created usually runs within moments: write its status once, as
+    // Running, rather than Pending now and Running a moment later.
+    pass.requeueAfterMs = Math.min(pass.requeueAfterMs ?? Infinity, settling);
+  } else if (!isStatusCurrent(cpa.status, status)) {
     await deps.writer.applyStatus(resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, ns), name, {
       apiVersion: API_VERSION,
       kind: KIND,
@@ -119,10 +135,65 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
     );
     recordTransitions(pass, pod);
   }
-  for (const a of pass.actions) deps.events.record(cpa, "Normal", a.reason, a.message);
+  recordActions(pass);
   if (pass.problems.length > 0)
     return { requeueAfterMs: Math.min(pass.requeueAfterMs ?? RETRY_PROBLEM_MS, RETRY_PROBLEM_MS) };
   return pass.requeueAfterMs === undefined ? {} : { requeueAfterMs: pass.requeueAfterMs };
+}
+
+/**
+ * Runs steps concurrently, each with a pass of its own, and merges what they
+ * found in the steps' order, so the status (and its message) never depends on
+ * which request answered first.
+ */
+async function inSteps<const T extends readonly unknown[]>(
+  pass: Pass,
+  steps: { [K in keyof T]: (p: Pass) => Promise<T[K]> },
+): Promise<T> {
+  const runs = steps.map((step) => {
+    const own: Pass = { ...pass, problems: [], actions: [] };
+    return { own, result: step(own) };
+  });
+  const results = await Promise.all(runs.map((r) => r.result));
+  for (const { own: p } of runs) {
+    pass.problems.push(...p.problems);
+    pass.actions.push(...p.actions);
+    if (p.requeueAfterMs !== undefined)
+      pass.requeueAfterMs = Math.min(pass.requeueAfterMs ?? Infinity, p.requeueAfterMs);
+  }
+  return results as unknown as T;
+}
+
+/** How long a Pod may stay Pending after its creation before its status is written anyway. */
+const PENDING_COALESCE_MS = 3000;
+
+/** For a Pod created moments ago and still pending: how long to wait before writing its status. */
+function pendingJustCreated(pod: PodState, pass: Pass): number | undefined {
+  if (pod.state !== "pending" || pass.problems.length > 0) return undefined;
+  const live = pass.deps.pods.get(`${pass.cpa.metadata.namespace}/${pod.name}`);
+  const created = live?.metadata?.creationTimestamp;
+  // Created in this very pass: not in the cache yet.
+  if (!live) return pass.actions.some((a) => a.reason === "Created") ? PENDING_COALESCE_MS : undefined;
+  const age = pass.deps.now().getTime() - (created ? new Date(created).getTime() : 0);
+  return age < PENDING_COALESCE_MS ? PENDING_COALESCE_MS - age : undefined;
+}
+
+/**
+ * Normal events, recorded once the pass is done. What was created in one pass
+ * is one Provisioned event, not one per object.
+ */
+function recordActions(pass: Pass): void {
+  const created = pass.actions
+    .filter((a) => a.reason === "Created")
+    .map((a) => a.message.replace(/^Created /, ""));
+  if (created.length > 0)
+    pass.deps.events.record(pass.cpa, "Normal", "Provisioned", `Created ${joinWords(created)}`);
+  for (const a of pass.actions)
+    if (a.reason !== "Created") pass.deps.events.record(pass.cpa, "Normal", a.reason, a.message);
+}
+
+function joinWords(words: string[]): string {
+  return words.length <= 1 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words.at(-1) ?? ""}`;
 }
 
 async function resolveTarget(pass: Pass): Promise<ResolvedResource | undefined> {

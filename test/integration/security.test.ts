@@ -360,7 +360,10 @@ describe("the ServiceAccount the autoscaler runs as", () => {
     await applyAsAdmin(ns, cpaWith("  provisionServiceAccount: false"));
     const pod = await runningPod(ns);
     assert.equal(pod.spec?.serviceAccountName, NAME);
-    const binding = await rbac.readNamespacedRoleBinding({ name: NAME, namespace: ns });
+    // The RoleBinding is written beside the Pod, so it may come a moment after the Pod runs.
+    const binding = await eventually("the RoleBinding", () =>
+      rbac.readNamespacedRoleBinding({ name: NAME, namespace: ns }),
+    );
     assert.deepEqual(
       binding.subjects?.map((s) => s.name),
       [NAME],
@@ -386,7 +389,9 @@ describe("the ServiceAccount the autoscaler runs as", () => {
     );
     const pod = await runningPod(ns);
     assert.equal(pod.spec?.serviceAccountName, "cloud-identity");
-    const binding = await rbac.readNamespacedRoleBinding({ name: NAME, namespace: ns });
+    const binding = await eventually("the RoleBinding", () =>
+      rbac.readNamespacedRoleBinding({ name: NAME, namespace: ns }),
+    );
     assert.deepEqual(
       binding.subjects?.map((s) => s.name),
       ["cloud-identity"],
@@ -421,8 +426,7 @@ describe("the Role the autoscaler gets", () => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);
     await applyAsAdmin(ns, CPA);
-    await runningPod(ns);
-    await rbac.readNamespacedRoleBinding({ name: NAME, namespace: ns });
+    await eventually("the RoleBinding", () => rbac.readNamespacedRoleBinding({ name: NAME, namespace: ns }));
     const orphan = await kubectl([
       "patch",
       "role",
@@ -444,7 +448,7 @@ describe("the Role the autoscaler gets", () => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);
     await applyAsAdmin(ns, CPA);
-    await runningPod(ns);
+    await eventually("the RoleBinding", () => rbac.readNamespacedRoleBinding({ name: NAME, namespace: ns }));
     for (const kind of ["serviceaccount", "role", "rolebinding"]) {
       const res = await kubectl(["label", kind, NAME, "-n", ns, "app.kubernetes.io/managed-by-"]);
       assert.equal(res.code, 0, res.stderr);

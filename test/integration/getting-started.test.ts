@@ -4,12 +4,14 @@
 // real containers (podman, host network) of the images built from our
 // Dockerfile and from the guide's own, with their ServiceAccounts' tokens.
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, renameSync } from "node:fs";
+import { cpSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { stringify } from "yaml";
 import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
+import { RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
 import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
 import { containerOf, ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
@@ -20,6 +22,8 @@ const apps = admin.makeApiClient(AppsV1Api);
 const core = admin.makeApiClient(CoreV1Api);
 const example = repoFile("examples", "getting-started");
 const IMAGE = "python-custom-autoscaler:latest";
+/** Where docs/operator.md has a user push the image. */
+const REGISTRY_IMAGE = "registry.example.com/platform/cpa";
 
 const images = new ContainerRunner();
 const kubelet = new LocalKubelet({ admin, images });
@@ -122,16 +126,38 @@ describe("the getting-started guide, end to end", () => {
     );
   });
 
-  test("namespaced install in a non-default namespace", async (t) => {
+  test("namespaced install from the kustomize base, with the operator image from your registry", async (t) => {
     await images.build(IMAGE, example);
+    // docs/operator.md: build, push (here: a second name in the store the local kubelet runs from), install.
+    await images.tag(RUNTIME_IMAGE, `${REGISTRY_IMAGE}:0.1.0`);
     const namespace = await testNamespace(t);
-    await ok(["apply", "-n", namespace, "-f", repoFile("config", "namespaced.yaml")]);
+    const overlay = mkdtempSync(join(tmpdir(), "cpa-e2e-overlay-"));
+    t.after(() => {
+      rmSync(overlay, { recursive: true, force: true });
+    });
+    writeFileSync(
+      join(overlay, "kustomization.yaml"),
+      stringify({
+        namespace,
+        resources: [relative(overlay, repoFile("config", "kustomize", "namespaced"))],
+        images: [{ name: "cpa", newName: REGISTRY_IMAGE, newTag: "0.1.0" }],
+      }),
+    );
+    await ok(["apply", "-k", overlay]);
     await ok(["scale", "deployment/cpa-operator", "-n", namespace, "--replicas=1"]);
     await ok(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
     await operatorReady();
+    const [operator] = (
+      await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/name=cpa-operator" })
+    ).items;
+    const container = await containerOf(operator?.metadata?.uid ?? "");
+    assert.ok(container, "no container runs the operator Pod");
+    const inspect = await podman("inspect", "--format={{.ImageName}}", container);
+    assert.equal(inspect.stdout.trim(), `${REGISTRY_IMAGE}:0.1.0`);
+
     await ok(["apply", "-n", namespace, "-f", join(example, "deployment.yaml")]);
     await ok(["apply", "-n", namespace, "-f", join(example, "cpa.yaml")]);
     await reachReplicas(namespace, 3);
-    await ok(["delete", "-n", namespace, "-f", repoFile("config", "namespaced.yaml"), "--wait=true"]);
+    await ok(["delete", "-k", overlay, "--wait=true"]);
   });
 });

@@ -83,6 +83,19 @@ const NETWORK_HINT =
   "a cold build fetches from Debian's and npm's registries; without a network (a private network " +
   "namespace, say) only a build whose steps are all cached works: run `npm run image` with a network first";
 
+/**
+ * buildah 1.28 leaves a working container behind for a stage that is only a
+ * FROM (our runtime target), which pins every old build of the image in the
+ * store: remove the built image's working containers.
+ */
+async function removeWorkingContainers(tag: string): Promise<void> {
+  const containers = JSON.parse((await mustTool("buildah", ["containers", "--json"])) || "[]") as
+    { id: string; imagename: string }[] | null;
+  const names = [tag, `localhost/${tag}`];
+  const ids = (containers ?? []).filter((c) => names.includes(c.imagename)).map((c) => c.id);
+  if (ids.length > 0) await mustTool("buildah", ["rm", ...ids]);
+}
+
 export async function imageBytes(tag: string): Promise<number> {
   return Number((await mustTool("podman", ["image", "inspect", "--format", "{{.Size}}", tag])).trim());
 }
@@ -110,6 +123,7 @@ export async function buildImages(
         }),
         { hint: NETWORK_HINT },
       );
+      await removeWorkingContainers(tag);
       const image = { target, tag, seconds: (Date.now() - started) / 1000, bytes: await imageBytes(tag) };
       log(`Built ${tag} (target ${target}) in ${image.seconds.toFixed(1)}s: ${megabytes(image.bytes)}`);
       built.push(image);
@@ -123,6 +137,7 @@ export async function buildImages(
 /** Builds a user's image from a Dockerfile in `dir` (FROM one of ours), as the getting-started guide does. */
 export async function buildUserImage(tag: string, dir: string, dockerfile = "Dockerfile"): Promise<void> {
   await mustTool("buildah", budArgs({ context: dir, tag, dockerfile: join(dir, dockerfile) }));
+  await removeWorkingContainers(tag);
 }
 
 export const megabytes = (bytes: number): string => `${Math.round(bytes / 1e6)} MB`;

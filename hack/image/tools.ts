@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir } from "../plane/config.ts";
+import { containersEnv } from "./containers.ts";
 import { ImageError } from "./errors.ts";
 
 export interface Tool {
@@ -49,7 +50,8 @@ export function installPlan(missing: readonly Tool[], host: Host): InstallPlan {
 }
 
 function isRunnable(command: string): boolean {
-  const res = spawnSync(command, ["--version"], { stdio: "ignore" });
+  // With the configuration they will run with: podman fails on a CONTAINERS_CONF it cannot read.
+  const res = spawnSync(command, ["--version"], { stdio: "ignore", env: containersEnv() });
   return res.error === undefined && res.status === 0;
 }
 

@@ -23,6 +23,7 @@ import { AppsV1Api, CoordinationV1Api, type V1Pod } from "@kubernetes/client-nod
 import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
 import { runPodInContainer } from "../../hack/local-pods/container-runner.ts";
 import type { LocalProcess } from "../../hack/local-pods/pod-runner.ts";
+import { tool } from "../../hack/image/containers.ts";
 import { containerOf, ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubeconfigPath, kubectl, testNamespace } from "../support/kube.ts";
 
@@ -106,6 +107,16 @@ describe("the image's build", () => {
       assert.equal(config.Config.User, "65532:65532");
       assert.equal(config.Config.Labels["org.opencontainers.image.version"], pkg.version);
     }
+  });
+
+  test("the build leaves no buildah working container of the images behind to pin old builds", async () => {
+    const containers = JSON.parse(await ok(tool("buildah", ["containers", "--json"]))) as
+      { imagename: string }[] | null;
+    const ours = [RUNTIME_IMAGE, PYTHON_IMAGE].map((tag) => `localhost/${tag}`);
+    assert.deepEqual(
+      (containers ?? []).filter((c) => ours.includes(c.imagename)),
+      [],
+    );
   });
 });
 

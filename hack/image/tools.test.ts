@@ -10,7 +10,7 @@ describe("installPlan", () => {
     [
       "not root on Debian names the apt-get command",
       { root: false, debian: true },
-      /sudo apt-get install buildah\).*as root/,
+      /\(apt-get install buildah\).*as root/,
     ],
     [
       "elsewhere names the tools and versions",
@@ -29,6 +29,12 @@ describe("installPlan", () => {
       }
     });
   }
+
+  test("not root, with every tool there, says that it needs root", () => {
+    const plan = installPlan([], { root: false, debian: true });
+    if (plan.kind !== "manual") assert.fail(`expected a message, got ${plan.kind}`);
+    assert.match(plan.message, /needs root/);
+  });
 
   test("every tool comes from a Debian package of its own name, so one apt-get line installs them all", () => {
     assert.deepEqual(

@@ -34,18 +34,21 @@ export type InstallPlan =
 
 /** What to do about missing tools: nothing, apt-get, or tell the user. */
 export function installPlan(missing: readonly Tool[], host: Host): InstallPlan {
-  if (missing.length === 0) return { kind: "ready" };
+  // The project's container store, and the runs' mounts and user switches, are root's.
+  const asRoot = host.root ? "" : ", as root (the project's podman and buildah run as root)";
+  if (missing.length === 0)
+    return host.root
+      ? { kind: "ready" }
+      : { kind: "manual", message: `building and running the images needs root: run again${asRoot}.` };
   const packages = missing.map((t) => t.debianPackage);
   if (host.root && host.debian) return { kind: "apt", packages };
   const names = missing.map((t) => `${t.command} (${t.why})`).join(", ");
   const how = host.debian
-    ? `sudo apt-get install ${packages.join(" ")}`
+    ? `apt-get install ${packages.join(" ")}`
     : `install ${packages.join(", ")} from your distribution (buildah >= 1.28, podman >= 4.3)`;
   return {
     kind: "manual",
-    message:
-      `missing ${names}: building the image and running it for real need them. ` +
-      `Install them (${how}) and run again${host.root ? "" : ", as root (podman's storage here is root's)"}.`,
+    message: `missing ${names}: building the image and running it for real need them. Install them (${how}) and run again${asRoot}.`,
   };
 }
 

@@ -3,20 +3,23 @@
 #   docker build -t cpa:0.1.0 .                               # target runtime (the last stage)
 #   docker build --target python -t cpa-python:0.1.0 .        # the same, plus Python 3
 #
-# Keep this file inside the small subset hack/image.ts understands (FROM ... AS,
-# ARG, WORKDIR, COPY [--from], RUN, ENV, USER, LABEL, exec-form ENTRYPOINT/CMD):
-# `npm test` replays its build steps without Docker and runs the result, and
-# refuses anything else.
+# `npm test` builds both targets with buildah (`npm run image`) from a local
+# stand-in for NODE_IMAGE (hack/image/test-base.ts) and runs them with podman.
 
 # The Node the project pins (package.json devDependencies.node); the test checks they match.
 # trixie: Debian 13, whose python3 is 3.13, as in the original's python image.
 ARG NODE_IMAGE=node:26.10.0-trixie-slim
 
 # Production dependencies and the sources, nothing else (.dockerignore keeps tests out).
+# Of node_modules, nothing ever loads type declarations (.d.ts, @types) or
+# source maps (cpa does not enable them), and Node refuses to strip types from
+# .ts files under node_modules: a third of it, dropped.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts
+RUN npm ci --omit=dev --ignore-scripts \
+ && rm -rf node_modules/@types \
+ && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete
 COPY bin/ bin/
 COPY src/ src/
 
@@ -27,7 +30,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 nonroot \
- && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
+ && useradd --uid 65532 --gid 65532 --no-create-home --no-log-init --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
 # The app lives apart from /, where users ADD config.yaml and their scripts.
 COPY --from=build /opt/cpa /opt/cpa
 # The Docker default PATH, with cpa first (the node image does not change PATH).

@@ -1,19 +1,26 @@
 // `npm run demo`: the getting-started guide, end to end, on a local cluster.
 //
 // Starts the local control plane, installs config/cluster.yaml, runs the
-// operator as its Deployment's Pod (a local process with the cpa-operator
-// ServiceAccount's token), deploys hello-kubernetes and the guide's CPA, and
-// shows the autoscaler scaling it 1 -> 3, then 3 -> 5 after a relabel. Pods of
-// our images run as local processes (hack/local-pods); everything else is real
-// Kubernetes. `--keep-running` leaves the operator and autoscaler running until
-// Ctrl-C; otherwise they stop at the end and the cluster stays up to look around.
+// operator as its Deployment's Pod (with the cpa-operator ServiceAccount's
+// token), deploys hello-kubernetes and the guide's CPA, and shows the autoscaler
+// scaling it 1 -> 3, then 3 -> 5 after a relabel. Pods of our images run as real
+// containers (built with buildah from the Dockerfile and the guide's own, run
+// with podman), or, where those tools cannot be had, as local processes
+// (hack/local-pods), saying so; everything else is real Kubernetes.
+// `--keep-running` leaves the operator and autoscaler running until Ctrl-C;
+// otherwise they stop at the end and the cluster stays up to look around.
 import { execFile, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../src/api/custom-pod-autoscaler.ts";
+import { buildImages } from "./image/build.ts";
+import { ImageError } from "./image/errors.ts";
+import { ensureTools } from "./image/tools.ts";
+import { ContainerRunner } from "./local-pods/container-runner.ts";
 import { LocalImages } from "./local-pods/images.ts";
 import { LocalKubelet } from "./local-pods/kubelet.ts";
 import { requireMountPrivilege } from "./local-pods/pod-runner.ts";
+import type { PodRunner } from "./local-pods/runner.ts";
 import { repoRoot } from "./plane/config.ts";
 import { PlaneError } from "./plane/errors.ts";
 import { up } from "./plane/plane.ts";
@@ -34,15 +41,20 @@ const step = (text: string): void => {
   out(`▶ ${text}`);
 };
 
+const missing = (cmd: string, args: string[]): boolean => {
+  const res = spawnSync(cmd, args, { stdio: "ignore" });
+  return res.error !== undefined || res.status !== 0;
+};
+
 function checkPrerequisites(): void {
-  const missing = (cmd: string, args: string[]): boolean => {
-    const res = spawnSync(cmd, args, { stdio: "ignore" });
-    return res.error !== undefined || res.status !== 0;
-  };
   if (missing("kubectl", ["version", "--client"]))
     throw new DemoError(
       "kubectl is not installed: install it (https://kubernetes.io/docs/tasks/tools/) and run again.",
     );
+}
+
+/** Running Pods as local processes needs python3 (the guide's scripts), unshare and root. */
+function checkProcessModePrerequisites(): void {
   if (missing("python3", ["--version"]))
     throw new DemoError(
       "python3 is not installed: the guide's autoscaler is written in Python. Install python3 and run again.",
@@ -189,6 +201,31 @@ function lookAround(kubeconfig: string): void {
   out("Tear down: npm run cluster:down");
 }
 
+/**
+ * Real containers where buildah and podman can be had (installed on first use
+ * as root on Debian); local processes otherwise, saying why.
+ */
+async function podRunner(): Promise<PodRunner> {
+  try {
+    ensureTools(out);
+  } catch (err) {
+    if (!(err instanceof ImageError)) throw err;
+    out(`  Running Pods as local processes instead of containers: ${err.message}`);
+    checkProcessModePrerequisites();
+    const images = new LocalImages();
+    images.build(`${CPA}:latest`, EXAMPLE);
+    return images;
+  }
+  await buildImages((line) => {
+    out(`  ${line}`);
+  });
+  await ContainerRunner.removeLeftovers();
+  const runner = new ContainerRunner();
+  await runner.build(`${CPA}:latest`, EXAMPLE);
+  out(`  Built ${CPA}:latest from examples/getting-started/Dockerfile (FROM cpa-python:0.1.0)`);
+  return runner;
+}
+
 async function main(): Promise<number> {
   const keepRunning = process.argv.includes("--keep-running");
   checkPrerequisites();
@@ -198,8 +235,8 @@ async function main(): Promise<number> {
   const { state } = await up(out);
   const kc = new KubeConfig();
   kc.loadFromFile(state.kubeconfig);
-  const images = new LocalImages();
-  images.build(`${CPA}:latest`, EXAMPLE);
+  step("Building the images: cpa and cpa-python from the Dockerfile, then the guide's own");
+  const images = await podRunner();
   const kubelet = new LocalKubelet({
     admin: kc,
     images,
@@ -228,7 +265,7 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main();
 } catch (err) {
-  if (!(err instanceof DemoError || err instanceof PlaneError)) throw err;
+  if (!(err instanceof DemoError || err instanceof PlaneError || err instanceof ImageError)) throw err;
   out(`\nerror: ${err.message}`);
   process.exitCode = 1;
 }

@@ -4,7 +4,9 @@
 // to absolute paths. An image here is just the files it adds.
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { ImageFiles } from "./pod-runner.ts";
+import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import { runPodLocally, type ImageFiles, type LocalProcess, type RunOptions } from "./pod-runner.ts";
+import type { PodRunner } from "./runner.ts";
 
 const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as {
   version: string;
@@ -14,7 +16,8 @@ const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "packa
 export const RUNTIME_IMAGE = `cpa:${pkg.version}`;
 export const PYTHON_IMAGE = `cpa-python:${pkg.version}`;
 
-export class LocalImages {
+export class LocalImages implements PodRunner {
+  readonly mode = "process";
   readonly #images = new Map<string, ImageFiles>([
     [RUNTIME_IMAGE, {}],
     [PYTHON_IMAGE, {}],
@@ -27,6 +30,11 @@ export class LocalImages {
 
   has(image: string | undefined): boolean {
     return this.files(image) !== undefined;
+  }
+
+  /** Runs the Pod as a local process, with its image's files bind-mounted in place. */
+  run(pod: V1Pod, admin: KubeConfig, opts: RunOptions): Promise<LocalProcess> {
+    return runPodLocally(pod, this.files(pod.spec?.containers[0]?.image) ?? {}, admin, opts);
   }
 
   /**

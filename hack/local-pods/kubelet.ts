@@ -5,8 +5,8 @@
 // restartPolicy Always would), stopped when the Pod is deleted. Pods share this
 // machine's network, like hostNetwork Pods.
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import type { LocalImages } from "./images.ts";
-import { runPodLocally, type LocalProcess } from "./pod-runner.ts";
+import type { LocalProcess } from "./pod-runner.ts";
+import type { PodRunner } from "./runner.ts";
 
 interface Tracked {
   pod: V1Pod;
@@ -18,7 +18,8 @@ interface Tracked {
 
 export interface KubeletOptions {
   admin: KubeConfig;
-  images: LocalImages;
+  /** The images it can run, and how: local processes (LocalImages) or containers (ContainerRunner). */
+  images: PodRunner;
   /** Each line a Pod's process prints. */
   onLine?: (pod: V1Pod, line: string) => void;
   /** What the kubelet does: started, exited, stopped. */
@@ -101,12 +102,10 @@ export class LocalKubelet {
 
   async #launch(t: Tracked): Promise<void> {
     const { pod } = t;
-    const files = this.#opts.images.files(pod.spec?.containers[0]?.image) ?? {};
     const onLine = this.#opts.onLine;
     try {
-      const proc = await runPodLocally(
+      const proc = await this.#opts.images.run(
         pod,
-        files,
         this.#opts.admin,
         onLine
           ? {

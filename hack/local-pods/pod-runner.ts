@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from "@kubernetes/client-node";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
-const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+export const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /** Absolute path in the image → content, e.g. { "/metric.py": "..." }. */
 export type ImageFiles = Record<string, string>;
@@ -29,7 +29,7 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-interface Credentials {
+export interface Credentials {
   token: string;
   ca: Buffer;
   namespace: string;
@@ -37,7 +37,7 @@ interface Credentials {
 }
 
 /** What the kubelet would mount for the Pod's ServiceAccount: a fresh TokenRequest token and the CA. */
-async function podCredentials(admin: KubeConfig, pod: V1Pod): Promise<Credentials> {
+export async function podCredentials(admin: KubeConfig, pod: V1Pod): Promise<Credentials> {
   const namespace = pod.metadata?.namespace ?? "default";
   const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
     name: pod.spec?.serviceAccountName ?? "default",
@@ -113,7 +113,7 @@ function containerEnv(
 }
 
 /** The downward API fields a kubelet would resolve for env vars. */
-function fieldRef(pod: V1Pod, path: string | undefined): string | undefined {
+export function fieldRef(pod: V1Pod, path: string | undefined): string | undefined {
   switch (path) {
     case "metadata.name":
       return pod.metadata?.name;

@@ -1,29 +1,37 @@
 // End to end: the getting-started guide, step by step, with kubectl as a user
 // runs it. The operator runs as its Deployment's Pod and the autoscaler as the
-// Pod the operator provisions: both are run by the local kubelet
-// (hack/local-pods) from the images a user would build, with the credentials
-// of their ServiceAccounts.
+// Pod the operator provisions: the local kubelet (hack/local-pods) runs both as
+// real containers (podman, host network) of the images built from our
+// Dockerfile and from the guide's own, with their ServiceAccounts' tokens.
 import assert from "node:assert/strict";
-import { cpSync, mkdtempSync, renameSync } from "node:fs";
+import { cpSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { AppsV1Api } from "@kubernetes/client-node";
-import { LocalImages } from "../../hack/local-pods/images.ts";
+import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { stringify } from "yaml";
+import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
+import { RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
 import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
+import { containerOf, ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { repoFile } from "../support/processes.ts";
 
 const admin = adminConfig();
 const apps = admin.makeApiClient(AppsV1Api);
+const core = admin.makeApiClient(CoreV1Api);
 const example = repoFile("examples", "getting-started");
 const IMAGE = "python-custom-autoscaler:latest";
+/** Where docs/operator.md has a user push the image. */
+const REGISTRY_IMAGE = "registry.example.com/platform/cpa";
 
-const images = new LocalImages();
-images.build(IMAGE, example);
+const images = new ContainerRunner();
 const kubelet = new LocalKubelet({ admin, images });
 
-before(() => {
+before(async () => {
+  await ensureImages();
+  // The guide's own Dockerfile: FROM cpa-python:0.1.0, ADD its three files.
+  await images.build(IMAGE, example);
   kubelet.start();
 });
 after(async () => {
@@ -74,6 +82,12 @@ describe("the getting-started guide, end to end", () => {
     await ok(["apply", "-n", namespace, "-f", join(example, "deployment.yaml")]);
     await ok(["apply", "-n", namespace, "-f", join(example, "cpa.yaml")]);
     await reachReplicas(namespace, 3);
+    // Scaled by a real container of the guide's image, not a stand-in.
+    const pod = await core.readNamespacedPod({ name: "python-custom-autoscaler", namespace });
+    const container = await containerOf(pod.metadata?.uid ?? "");
+    assert.ok(container, "no container runs the autoscaler Pod");
+    const inspect = await podman("inspect", "--format={{.ImageName}}", container);
+    assert.equal(inspect.stdout.trim(), `localhost/${IMAGE}`);
     const table = await ok(["get", "cpa", "-n", namespace]);
     assert.match(table, /^NAME\s+REFERENCE\s+CURRENT\s+DESIRED\s+READY\s+LAST SCALE\s+AGE$/m);
     assert.match(
@@ -88,7 +102,7 @@ describe("the getting-started guide, end to end", () => {
     const rebuilt = mkdtempSync(join(tmpdir(), "cpa-e2e-image-"));
     cpSync(example, rebuilt, { recursive: true });
     renameSync(join(rebuilt, "evaluate-double.py"), join(rebuilt, "evaluate.py"));
-    images.build(IMAGE, rebuilt);
+    await images.build(IMAGE, rebuilt);
     await ok(["delete", "-n", namespace, "-f", join(example, "cpa.yaml")]);
     await ok(["apply", "-n", namespace, "-f", join(example, "cpa.yaml")]);
     await reachReplicas(namespace, 10);
@@ -112,16 +126,38 @@ describe("the getting-started guide, end to end", () => {
     );
   });
 
-  test("namespaced install in a non-default namespace", async (t) => {
-    images.build(IMAGE, example);
+  test("namespaced install from the kustomize base, with the operator image from your registry", async (t) => {
+    await images.build(IMAGE, example);
+    // docs/operator.md: build, push (here: a second name in the store the local kubelet runs from), install.
+    await images.tag(RUNTIME_IMAGE, `${REGISTRY_IMAGE}:0.1.0`);
     const namespace = await testNamespace(t);
-    await ok(["apply", "-n", namespace, "-f", repoFile("config", "namespaced.yaml")]);
+    const overlay = mkdtempSync(join(tmpdir(), "cpa-e2e-overlay-"));
+    t.after(() => {
+      rmSync(overlay, { recursive: true, force: true });
+    });
+    writeFileSync(
+      join(overlay, "kustomization.yaml"),
+      stringify({
+        namespace,
+        resources: [relative(overlay, repoFile("config", "kustomize", "namespaced"))],
+        images: [{ name: "cpa", newName: REGISTRY_IMAGE, newTag: "0.1.0" }],
+      }),
+    );
+    await ok(["apply", "-k", overlay]);
     await ok(["scale", "deployment/cpa-operator", "-n", namespace, "--replicas=1"]);
     await ok(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
     await operatorReady();
+    const [operator] = (
+      await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/name=cpa-operator" })
+    ).items;
+    const container = await containerOf(operator?.metadata?.uid ?? "");
+    assert.ok(container, "no container runs the operator Pod");
+    const inspect = await podman("inspect", "--format={{.ImageName}}", container);
+    assert.equal(inspect.stdout.trim(), `${REGISTRY_IMAGE}:0.1.0`);
+
     await ok(["apply", "-n", namespace, "-f", join(example, "deployment.yaml")]);
     await ok(["apply", "-n", namespace, "-f", join(example, "cpa.yaml")]);
     await reachReplicas(namespace, 3);
-    await ok(["delete", "-n", namespace, "-f", repoFile("config", "namespaced.yaml"), "--wait=true"]);
+    await ok(["delete", "-k", overlay, "--wait=true"]);
   });
 });

@@ -1,23 +1,31 @@
-// The image, checked without Docker: hack/image.ts replays the Dockerfile's own
-// build steps (its npm commands, its COPY layout, its ENTRYPOINT and CMD) into a
-// directory, and these tests run the image's entrypoint from there. No cluster is
-// needed; this lives here because it runs `npm ci`. CPA_KEEP_IMAGE=1 keeps the
-// built directory for a look around.
+// The image, built for real: both Dockerfile targets are built with buildah
+// (from the local stand-in for the official Node image, hack/image/test-base.ts)
+// and run with podman. The operator container runs as its Deployment says (uid
+// 65532, read-only root filesystem, tini as PID 1, a kubelet-style
+// ServiceAccount mount) against the control plane.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { after, before, describe, test } from "node:test";
-import { parseAllDocuments } from "yaml";
+import { randomUUID } from "node:crypto";
 import {
-  buildImage,
-  hostPath,
-  parseDockerfile,
-  pinnedNodeBinDir,
-  which,
-  type ImageBuild,
-} from "../../hack/image.ts";
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { AppsV1Api, CoordinationV1Api, type V1Pod } from "@kubernetes/client-node";
+import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
+import { runPodInContainer } from "../../hack/local-pods/container-runner.ts";
+import type { LocalProcess } from "../../hack/local-pods/pod-runner.ts";
+import { tool } from "../../hack/image/containers.ts";
+import { containerOf, ensureImages, podman } from "../support/images.ts";
+import { adminConfig, eventually, kubeconfigPath, kubectl, testNamespace } from "../support/kube.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
@@ -28,210 +36,333 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as 
 const lock = JSON.parse(readFileSync(join(repoRoot, "package-lock.json"), "utf8")) as {
   packages: Record<string, { dev?: boolean }>;
 };
-
-interface OperatorDeployment {
-  spec: {
-    template: {
-      spec: {
-        securityContext: { runAsUser: number; runAsGroup: number };
-        containers: { name: string; image: string; args: string[] }[];
-      };
-    };
-  };
-}
-
-const operatorDeployment = parseAllDocuments(readFileSync(join(repoRoot, "config", "cluster.yaml"), "utf8"))
-  .map((doc) => doc.toJS() as { kind?: string } | null)
-  .find((obj) => obj?.kind === "Deployment") as OperatorDeployment;
-const operatorPod = operatorDeployment.spec.template.spec;
-const operatorContainer = operatorPod.containers[0];
-
+const admin = adminConfig();
+const guide = join(repoRoot, "examples", "getting-started");
 /** What the operator passes as scaleTargetRef, so a config needs nothing else to be valid. */
-const TARGET_ENV = {
-  scaleTargetRef: '{"apiVersion":"apps/v1","kind":"Deployment","name":"hello-kubernetes"}',
-};
+const TARGET = '{"apiVersion":"apps/v1","kind":"Deployment","name":"hello-kubernetes"}';
+/** As the operator's Deployment runs it: uid 65532, and no writable root filesystem (Kubernetes mounts no tmpfs). */
+const AS_DEPLOYED = ["--network=host", "--user=65532:65532", "--read-only", "--read-only-tmpfs=false"];
 
-const shellMethod = (script: string): string =>
-  `  type: shell\n  timeout: 2500\n  shell:\n    entrypoint: python\n    command: ["${script}"]\n`;
-
-/** Every file and directory under a root, with size and mtime: to see whether anything wrote there. */
-function listing(root: string): string[] {
-  return readdirSync(root, { recursive: true, encoding: "utf8" })
-    .map((rel) => {
-      const st = statSync(join(root, rel));
-      return `${rel} ${st.size} ${st.mtimeMs}`;
-    })
-    .sort();
+async function run(
+  image: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return podman(
+    "run",
+    "--rm",
+    ...AS_DEPLOYED,
+    ...args.slice(0, args.indexOf("--")),
+    image,
+    ...args.slice(args.indexOf("--") + 1),
+  );
 }
 
-const sourceFiles = (dir: string): string[] =>
-  readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .filter((rel) => statSync(join(dir, rel)).isFile() && !rel.endsWith(".test.ts"))
-    .sort();
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+async function ok(promise: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
+  const res = await promise;
+  assert.equal(res.code, 0, `${res.stdout}${res.stderr}`);
+  return res.stdout;
 }
 
-describe("the image, built from the Dockerfile without Docker", () => {
-  let image: ImageBuild;
-  let built = false;
-  let app: string;
-  let before_: string[];
-  const files = mkdtempSync(join(tmpdir(), "cpa-image-files-"));
+before(async () => {
+  await ensureImages();
+});
 
-  before(async () => {
-    image = await buildImage();
-    built = true;
-    const cpa = which(image, "cpa");
-    assert.ok(cpa, `cpa is not on the image's PATH (${image.env["PATH"] ?? "unset"})`);
-    app = dirname(dirname(cpa));
-    before_ = listing(image.rootfs);
-  });
-  after(() => {
-    rmSync(files, { recursive: true, force: true });
-    // image is unset if the build failed (buildImage removes its own directory then).
-    if (process.env["CPA_KEEP_IMAGE"] !== "1" && built) rmSync(image.dir, { recursive: true, force: true });
+describe("the image's build", () => {
+  test("every stage starts from NODE_IMAGE, whose default is the official image of the Node the project pins", () => {
+    const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
+    assert.match(
+      dockerfile,
+      new RegExp(
+        `^ARG NODE_IMAGE=node:${(pkg.devDependencies["node"] ?? "").replaceAll(".", "\\.")}-trixie-slim$`,
+        "m",
+      ),
+    );
+    const froms = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map(([, from = "", name = ""]) => ({
+      from,
+      name,
+    }));
+    assert.deepEqual(
+      froms.map((f) => f.name),
+      ["build", "base", "python", "runtime"],
+    );
+    for (const { from } of froms)
+      assert.ok(from === "${NODE_IMAGE}" || froms.some((f) => f.name === from), from);
   });
 
-  /** Runs argv as the container would: from WORKDIR, with the image's env and commands resolved on its PATH. */
-  function run(argv: string[], env: Record<string, string> = {}): Promise<Result> {
-    let [command = "", ...args] = argv;
-    // tini comes from apt-get, a RUN step the replay skips, so the rootfs has no tini.
-    // Run what tini would exec; signal forwarding and reaping are Docker-only here.
-    if (command === "tini" && which(image, "tini") === undefined) {
-      assert.equal(args[0], "--");
-      [command = "", ...args] = args.slice(1);
+  test("the images run tini -- cpa autoscaler from /app as 65532:65532, and say their version", async () => {
+    for (const image of [RUNTIME_IMAGE, PYTHON_IMAGE]) {
+      const [config] = JSON.parse(await ok(podman("image", "inspect", image))) as {
+        Config: {
+          Entrypoint: string[];
+          Cmd: string[];
+          WorkingDir: string;
+          User: string;
+          Labels: Record<string, string>;
+        };
+      }[];
+      assert.ok(config);
+      assert.deepEqual(config.Config.Entrypoint, ["tini", "--", "cpa"]);
+      assert.deepEqual(config.Config.Cmd, ["autoscaler"]);
+      assert.equal(config.Config.WorkingDir, "/app");
+      assert.equal(config.Config.User, "65532:65532");
+      assert.equal(config.Config.Labels["org.opencontainers.image.version"], pkg.version);
     }
-    const exe = which(image, command);
-    assert.ok(exe, `${command} is not on the image's PATH`);
-    const child = spawn(exe, args, {
-      cwd: hostPath(image, image.workdir),
-      env: {
-        ...image.env,
-        // The pinned Node stands in for the base image's /usr/local/bin/node (same version: see below).
-        PATH: [pinnedNodeBinDir(), "/usr/bin", "/bin"].join(":"),
-        HOME: files,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 60_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    return new Promise((resolve, reject) => {
-      child.on("error", reject);
-      child.on("close", (code) => {
-        resolve({ code, stdout, stderr });
-      });
-    });
-  }
-
-  test("every stage starts from the Node the project pins, so npm and the app run on that version", () => {
-    const file = parseDockerfile(readFileSync(join(repoRoot, "Dockerfile"), "utf8"));
-    const names = file.stages.map((s) => s.name);
-    const external = file.stages.filter((s) => !names.includes(s.from)).map((s) => s.from);
-    assert.deepEqual([...new Set(external)], [image.baseImage]);
-    const pinned = pkg.devDependencies["node"] ?? "";
-    assert.match(image.baseImage, new RegExp(`^node:${pinned.replaceAll(".", "\\.")}-(\\w+-)?slim$`));
   });
 
-  test("node_modules holds exactly the lockfile's production packages", () => {
+  test("the build leaves no buildah working container of the images behind to pin old builds", async () => {
+    const containers = JSON.parse(await ok(tool("buildah", ["containers", "--json"]))) as
+      { imagename: string }[] | null;
+    const ours = [RUNTIME_IMAGE, PYTHON_IMAGE].map((tag) => `localhost/${tag}`);
+    assert.deepEqual(
+      (containers ?? []).filter((c) => ours.includes(c.imagename)),
+      [],
+    );
+  });
+});
+
+describe("the image's files", () => {
+  let root = "";
+  before(async () => {
+    root = (await ok(podman("image", "mount", RUNTIME_IMAGE))).trim();
+  });
+  after(async () => {
+    await podman("image", "unmount", RUNTIME_IMAGE);
+  });
+  const app = (...path: string[]): string => join(root, "opt", "cpa", ...path);
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((rel) => statSync(join(dir, rel)).isFile())
+      .sort();
+
+  test("node_modules holds exactly the lockfile's production packages, less the type-only @types", () => {
     const modules = Object.entries(lock.packages).filter(([path]) => path.startsWith("node_modules/"));
     const wrong = modules
-      .filter(([path, entry]) => existsSync(join(app, path)) === (entry.dev === true))
-      .map(([path, entry]) => `${path} (${entry.dev ? "dev, installed" : "production, missing"})`);
+      .filter(
+        ([path, entry]) =>
+          existsSync(app(path)) === (entry.dev === true || path.startsWith("node_modules/@types/")),
+      )
+      .map(([path, entry]) => `${path} (${entry.dev ? "dev" : "production"})`);
     assert.deepEqual(wrong, []);
-    for (const dev of ["typescript", "eslint", "prettier", "node"])
-      assert.equal(existsSync(join(app, "node_modules", dev)), false, `${dev} is shipped`);
     // So bin/cpa runs on the image's node, not a pinned one from node_modules.
-    assert.equal(existsSync(join(app, "node_modules", ".bin", "node")), false);
+    assert.equal(existsSync(app("node_modules", ".bin", "node")), false);
     for (const dep of Object.keys(pkg.dependencies))
-      assert.ok(existsSync(join(app, "node_modules", dep, "package.json")), `${dep} is missing`);
+      assert.ok(existsSync(app("node_modules", dep, "package.json")), dep);
   });
 
-  test("ships every source file but no test, and nothing else", () => {
-    assert.deepEqual(readdirSync(app).sort(), [
+  test("nothing in node_modules that no command loads: no TypeScript sources, declarations or source maps", () => {
+    const unloaded = files(app("node_modules")).filter((f) => /\.(m|c)?ts$|\.map$/.test(f));
+    assert.deepEqual(unloaded.slice(0, 5), []);
+  });
+
+  test("ships every source file but no test, the launcher and the package files, and nothing else", () => {
+    assert.deepEqual(readdirSync(app()).sort(), [
       "bin",
       "node_modules",
       "package-lock.json",
       "package.json",
       "src",
     ]);
-    assert.deepEqual(
-      readdirSync(join(app, "src"), { recursive: true, encoding: "utf8" }).filter((f) =>
-        f.endsWith(".test.ts"),
+    const sources = (dir: string) => files(dir).filter((f) => !f.endsWith(".test.ts"));
+    assert.deepEqual(files(app("src")), sources(join(repoRoot, "src")));
+    assert.deepEqual(files(app("bin")), sources(join(repoRoot, "bin")));
+  });
+
+  test("no build-time npm configuration or CA bundle is left in the image", () => {
+    assert.deepEqual(readdirSync(join(root, "usr", "local", "etc")), []);
+  });
+});
+
+describe("the image's commands, as uid 65532 on a read-only root filesystem", () => {
+  test("`cpa --version` and `cpa --help`", async () => {
+    assert.equal(await ok(run(RUNTIME_IMAGE, "--", "--version")), `cpa ${pkg.version}\n`);
+    assert.match(await ok(run(RUNTIME_IMAGE, "--", "--help")), /^Usage: cpa <command>/m);
+  });
+
+  test("`cpa validate` accepts the getting-started guide's config, in the python image the guide builds on", async () => {
+    const out = await ok(
+      run(
+        PYTHON_IMAGE,
+        `--volume=${join(guide, "config.yaml")}:/config.yaml:ro`,
+        `--env=scaleTargetRef=${TARGET}`,
+        "--",
+        "validate",
+        "/config.yaml",
       ),
-      [],
     );
-    assert.deepEqual(sourceFiles(join(app, "src")), sourceFiles(join(repoRoot, "src")));
-    assert.deepEqual(sourceFiles(join(app, "bin")), sourceFiles(join(repoRoot, "bin")));
+    assert.match(out, /is valid/);
   });
 
-  test("runs tini then cpa autoscaler, from /app, as the operator Deployment's non-root user", () => {
-    assert.deepEqual(image.entrypoint, ["tini", "--", "cpa"]);
-    assert.deepEqual(image.cmd, ["autoscaler"]);
-    assert.equal(image.workdir, "/app");
-    assert.equal(
-      image.user,
-      `${operatorPod.securityContext.runAsUser}:${operatorPod.securityContext.runAsGroup}`,
-    );
-    assert.equal(operatorContainer?.image, `cpa:${pkg.version}`);
-    assert.equal(image.labels["org.opencontainers.image.version"], pkg.version);
-    // What only Docker can do is at least in the skipped steps: tini, and the user.
-    const skipped = image.skipped.map((s) => s.instruction).join("\n");
-    assert.match(skipped, /apt-get install [^&]*\btini\b/);
-    assert.match(skipped, new RegExp(`useradd [^&]*--uid ${operatorPod.securityContext.runAsUser}\\b`));
-  });
-
-  test("the python target adds python3 and a python command on top of the same image", () => {
-    const file = parseDockerfile(readFileSync(join(repoRoot, "Dockerfile"), "utf8"));
-    const stage = (name: string) => file.stages.find((s) => s.name === name);
-    const python = stage("python");
-    assert.ok(python, "no python stage");
-    assert.equal(python.from, stage(image.target)?.from, "python and the default image differ below");
-    const runs = python.instructions.filter((i) => i.keyword === "RUN").map((i) => i.args);
-    assert.match(runs.join("\n"), /apt-get install [^&]*\bpython3\b[^&]*\bpython-is-python3\b/);
-    assert.equal(python.instructions.findLast((i) => i.keyword === "USER")?.args, image.user);
-  });
-
-  test("`cpa --version` prints the package's version", async () => {
-    const res = await run([...image.entrypoint, "--version"]);
-    assert.equal(res.code, 0, res.stderr);
-    assert.equal(res.stdout, `cpa ${pkg.version}\n`);
-  });
-
-  test("`cpa validate` accepts the getting-started config", async () => {
-    const config = join(files, "config.yaml");
+  test("the default command, `cpa autoscaler`, reads /config.yaml and names what is wrong with it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cpa-image-config-"));
     writeFileSync(
-      config,
-      `evaluate:\n${shellMethod("/evaluate.py")}metric:\n${shellMethod("/metric.py")}runMode: per-resource\n`,
+      join(dir, "config.yaml"),
+      "evaluate:\n  type: shell\n  shell:\n    entrypoint: sh\n    command: [x]\n",
     );
-    const res = await run([...image.entrypoint, "validate", config], TARGET_ENV);
-    assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /is valid/);
-  });
-
-  test("the default command, `cpa autoscaler`, refuses a config without metric and names it", async () => {
-    const config = join(files, "no-metric.yaml");
-    writeFileSync(config, `evaluate:\n${shellMethod("/evaluate.py")}runMode: per-resource\n`);
-    // The image's argv untouched; configPath stands in for the user's /config.yaml.
-    const res = await run(image.argv, { ...TARGET_ENV, configPath: config });
+    chmodSync(dir, 0o755);
+    const res = await run(
+      RUNTIME_IMAGE,
+      `--volume=${join(dir, "config.yaml")}:/config.yaml:ro`,
+      `--env=scaleTargetRef=${TARGET}`,
+      "--",
+    );
+    rmSync(dir, { recursive: true, force: true });
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /^ {2}- metric: required/m);
   });
 
-  test("the operator Deployment's args are a command the image runs", async () => {
-    const res = await run([...image.entrypoint, ...(operatorContainer?.args ?? []), "--help"]);
-    assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /^Usage: cpa operator/);
+  test("the python image has python3 and python", async () => {
+    for (const command of ["python3", "python"])
+      assert.match(
+        await ok(run(PYTHON_IMAGE, `--entrypoint=["${command}"]`, "--", "--version")),
+        /^Python 3\.\d+/,
+      );
   });
+});
 
-  test("nothing was written into the image's files (readOnlyRootFilesystem)", () => {
-    assert.deepEqual(listing(image.rootfs), before_);
+/** The operator Deployment's Pod, as the apiserver has it after `kubectl apply -n NS -f config/namespaced.yaml`. */
+async function operatorPod(namespace: string): Promise<V1Pod> {
+  const res = await kubectl(["apply", "-n", namespace, "-f", join(repoRoot, "config", "namespaced.yaml")]);
+  assert.equal(res.code, 0, res.stderr);
+  const deployment = await admin
+    .makeApiClient(AppsV1Api)
+    .readNamespacedDeployment({ name: "cpa-operator", namespace });
+  assert.ok(deployment.spec);
+  return {
+    metadata: { name: `cpa-operator-${randomUUID().slice(0, 5)}`, namespace, uid: randomUUID() },
+    spec: deployment.spec.template.spec ?? { containers: [] },
+  };
+}
+
+describe("the operator container, as its Deployment runs it, against the control plane", () => {
+  test("reads its ServiceAccount token as uid 65532, under tini, with nothing writable, and stops on SIGTERM", async (t) => {
+    const namespace = await testNamespace(t);
+    const pod = await operatorPod(namespace);
+    const operator: LocalProcess = await runPodInContainer(pod, admin);
+    t.after(() => operator.stop("SIGKILL"));
+    await eventually(
+      "the operator container to be ready",
+      async () => {
+        if (operator.child.exitCode !== null) throw new Error(`it exited:\n${operator.output()}`);
+        return (await fetch("http://127.0.0.1:8080/readyz").catch(() => undefined))?.ok ? true : undefined;
+      },
+      60_000,
+    );
+    // Its caches synced with the namespace's Role: the token worked. And it leads, under its Pod's name.
+    const lease = await eventually("the operator to take the Lease", async () => {
+      const l = await admin
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ name: "cpa-operator", namespace });
+      return l.spec?.holderIdentity ? l : undefined;
+    });
+    assert.match(lease.spec?.holderIdentity ?? "", new RegExp(`^${pod.metadata?.name ?? ""}_`));
+
+    const name = await containerOf(pod.metadata?.uid ?? "");
+    assert.ok(name, "no container carries the Pod's uid");
+    const exec = (script: string) => podman("exec", name, "sh", "-c", script);
+    assert.equal((await exec("id -u; id -g")).stdout, "65532\n65532\n");
+    assert.equal((await exec("cat /proc/1/comm")).stdout, "tini\n");
+    for (const path of ["/opt/cpa/x", "/tmp/x", "/app/x"]) {
+      const touch = await exec(`touch ${path}`);
+      assert.notEqual(touch.code, 0, `${path} is writable`);
+      assert.match(touch.stderr, /Read-only file system/);
+    }
+    const mode = await exec("stat -c '%a %u' /var/run/secrets/kubernetes.io/serviceaccount/token");
+    assert.equal(mode.stdout, "644 0\n");
+
+    // The kubelet's stop: SIGTERM to PID 1 (tini, which forwards it), SIGKILL only after the grace period.
+    const code = await operator.stop();
+    assert.equal(
+      code,
+      0,
+      `exit ${String(code)} (137 is SIGKILL: the grace period ran out):\n${operator.output().slice(-2000)}`,
+    );
+  });
+});
+
+describe("tini as PID 1", () => {
+  /** A script that leaves an orphan: the subshell exits at once, so its child is reparented to PID 1. */
+  const metric = [
+    "#!/bin/sh",
+    "( sh -c 'echo $$ > /work/orphan.tmp && mv /work/orphan.tmp /work/orphan.pid' & )",
+    "echo 1",
+    "",
+  ].join("\n");
+  const config = [
+    "metric:",
+    "  type: shell",
+    "  shell: { entrypoint: /bin/sh, command: [/work/metric.sh] }",
+    "evaluate:",
+    "  type: shell",
+    `  shell: { entrypoint: /bin/sh, command: ["-c", "echo '{\\"targetReplicas\\": 1}'"] }`,
+    "runMode: per-resource",
+    "interval: 1000",
+    "",
+  ].join("\n");
+
+  /** Runs `cpa run` against the guide's Deployment with the script above; returns the orphan's state once it exited, or undefined once reaped. */
+  async function orphan(
+    t: { after: (fn: () => Promise<unknown>) => void },
+    namespace: string,
+    entrypoint: string[],
+  ) {
+    const work = mkdtempSync(join(tmpdir(), "cpa-orphan-"));
+    chmodSync(work, 0o777);
+    writeFileSync(join(work, "metric.sh"), metric, { mode: 0o755 });
+    writeFileSync(join(work, "config.yaml"), config, { mode: 0o644 });
+    copyFileSync(kubeconfigPath(), join(work, "kubeconfig"));
+    chmodSync(join(work, "kubeconfig"), 0o644);
+    const name = `cpa-orphan-${randomUUID().slice(0, 8)}`;
+    const started = podman(
+      "run",
+      "--rm",
+      `--name=${name}`,
+      ...AS_DEPLOYED,
+      `--volume=${work}:/work`,
+      `--entrypoint=${JSON.stringify(entrypoint)}`,
+      RUNTIME_IMAGE,
+      "run",
+      "--config=/work/config.yaml",
+      "--target=deployment/hello-kubernetes",
+      `--namespace=${namespace}`,
+      "--kubeconfig=/work/kubeconfig",
+      "--dry-run",
+    );
+    t.after(async () => {
+      await podman("rm", "--force", "--time=0", name);
+      await started;
+      rmSync(work, { recursive: true, force: true });
+    });
+    const pid = await eventually(
+      "the script's orphan to write its pid",
+      () => {
+        const file = join(work, "orphan.pid");
+        return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+      },
+      60_000,
+    );
+    const state = async () => {
+      const res = await podman("exec", name, "sh", "-c", `cat /proc/${pid}/stat 2>/dev/null || echo gone`);
+      if (res.code !== 0) throw new Error(`podman exec: ${res.stderr}`);
+      return res.stdout.trim() === "gone" ? "gone" : (/^\d+ \(.*\) (\S)/.exec(res.stdout)?.[1] ?? res.stdout);
+    };
+    return state;
+  }
+
+  test("tini reaps the orphan a script leaves; cpa as PID 1 would leave it a zombie", async (t) => {
+    const namespace = await testNamespace(t);
+    assert.equal((await kubectl(["apply", "-n", namespace, "-f", join(guide, "deployment.yaml")])).code, 0);
+    const withTini = await orphan(t, namespace, ["tini", "--", "cpa"]);
+    await eventually(
+      "tini to reap the orphan",
+      async () => ((await withTini()) === "gone" ? true : undefined),
+      30_000,
+    );
+    // The same without tini: the orphan exits and stays a zombie, since nothing reaps it.
+    const withoutTini = await orphan(t, namespace, ["cpa"]);
+    await eventually(
+      "the orphan to be a zombie under cpa as PID 1",
+      async () => ((await withoutTini()) === "Z" ? true : undefined),
+      30_000,
+    );
   });
 });

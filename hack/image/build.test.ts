@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { budArgs, buildNpmrc } from "./build.ts";
+import { containersConf, storageConf } from "./containers.ts";
+
+describe("budArgs", () => {
+  test("a target of the repository's Dockerfile, from a given base, with a build-only mount", () => {
+    assert.deepEqual(
+      budArgs({
+        context: "/repo",
+        target: "python",
+        tag: "cpa-python:0.1.0",
+        buildArgs: { NODE_IMAGE: "localhost/base:1" },
+        volumes: [["/tmp/etc", "/usr/local/etc"]],
+      }),
+      [
+        "bud",
+        "--layers",
+        "--isolation=chroot",
+        "--network=host",
+        "--pull=never",
+        "--target=python",
+        "--build-arg=NODE_IMAGE=localhost/base:1",
+        "--volume=/tmp/etc:/usr/local/etc:ro",
+        "--tag=cpa-python:0.1.0",
+        "/repo",
+      ],
+    );
+  });
+
+  test("a user's Dockerfile elsewhere: just the file, the tag and the context", () => {
+    assert.deepEqual(
+      budArgs({ context: "/guide", tag: "app:latest", dockerfile: "/guide/Dockerfile" }).slice(-3),
+      ["--tag=app:latest", "--file=/guide/Dockerfile", "/guide"],
+    );
+  });
+});
+
+describe("buildNpmrc", () => {
+  test("points npm at the host's CA bundle only when there is one", () => {
+    assert.match(buildNpmrc(true), /^cafile=\/usr\/local\/etc\/build-ca\.crt$/m);
+    assert.doesNotMatch(buildNpmrc(false), /cafile/);
+    assert.match(buildNpmrc(false), /^update-notifier=false$/m);
+  });
+});
+
+describe("the container configuration", () => {
+  test("runc with cgroupfs and no default ulimits, with the store under the given folder", () => {
+    const conf = containersConf("/c");
+    for (const line of [
+      'runtime = "runc"',
+      'cgroup_manager = "cgroupfs"',
+      "default_ulimits = []",
+      'tmp_dir = "/c/run/libpod"',
+    ])
+      assert.ok(conf.split("\n").includes(line), line);
+    assert.match(storageConf("/c"), /^graphroot = "\/c\/storage"$/m);
+  });
+});

@@ -1,0 +1,143 @@
+// Builds the Dockerfile's targets for real, with buildah, from the test base
+// (test-base.ts), into the project's container store. The images get the tags
+// the bundles and the guide use (cpa:0.1.0, cpa-python:0.1.0), so podman and the
+// local kubelet run them by those names.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../plane/config.ts";
+import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../local-pods/images.ts";
+import { mustTool } from "./containers.ts";
+import { ensureTestBase, TEST_BASE_IMAGE } from "./test-base.ts";
+import { ensureTools } from "./tools.ts";
+
+export const TARGETS = [
+  { target: "runtime", tag: RUNTIME_IMAGE },
+  { target: "python", tag: PYTHON_IMAGE },
+] as const;
+export type Target = (typeof TARGETS)[number]["target"];
+
+export interface BudOptions {
+  context: string;
+  tag: string;
+  dockerfile?: string;
+  target?: string;
+  buildArgs?: Record<string, string>;
+  /** host path → path in RUN steps, read-only; never committed to a layer. */
+  volumes?: [string, string][];
+}
+
+/** `buildah bud` as the tests run it: cached layers, no daemon, never a pull (no registry is reachable). */
+export function budArgs(o: BudOptions): string[] {
+  return [
+    "bud",
+    "--layers",
+    "--isolation=chroot",
+    "--network=host",
+    "--pull=never",
+    ...(o.target ? [`--target=${o.target}`] : []),
+    ...Object.entries(o.buildArgs ?? {}).map(([name, value]) => `--build-arg=${name}=${value}`),
+    ...(o.volumes ?? []).map(([from, to]) => `--volume=${from}:${to}:ro`),
+    `--tag=${o.tag}`,
+    ...(o.dockerfile ? [`--file=${o.dockerfile}`] : []),
+    o.context,
+  ];
+}
+
+/** npm's global config (/usr/local/etc/npmrc) for the builds' `npm ci`. */
+export function buildNpmrc(hasCa: boolean): string {
+  return [
+    ...(hasCa ? ["cafile=/usr/local/etc/build-ca.crt"] : []),
+    "update-notifier=false",
+    "fund=false",
+    "audit=false",
+    "",
+  ].join("\n");
+}
+
+/**
+ * This machine reaches the npm registry through an egress whose CA only the
+ * host trusts. The builds' npm gets the host's bundle through a directory
+ * bind-mounted over the base's empty /usr/local/etc during RUN steps: no layer
+ * of any image, the test base included, ever holds it.
+ */
+function buildEtc(): string {
+  const dir = mkdtempSync(join(tmpdir(), "cpa-build-etc-"));
+  const bundles = ["/etc/ssl/certs/ca-certificates.crt", process.env["NODE_EXTRA_CA_CERTS"]]
+    .filter((f): f is string => f !== undefined && f !== "" && existsSync(f))
+    .filter((f, i, all) => all.indexOf(f) === i);
+  if (bundles.length > 0)
+    writeFileSync(join(dir, "build-ca.crt"), bundles.map((f) => readFileSync(f, "utf8")).join("\n"));
+  writeFileSync(join(dir, "npmrc"), buildNpmrc(bundles.length > 0));
+  return dir;
+}
+
+export interface BuiltImage {
+  target: Target;
+  tag: string;
+  seconds: number;
+  bytes: number;
+}
+
+const NETWORK_HINT =
+  "a cold build fetches from Debian's and npm's registries; without a network (a private network " +
+  "namespace, say) only a build whose steps are all cached works: run `npm run image` with a network first";
+
+/**
+ * buildah 1.28 leaves a working container behind for a stage that is only a
+ * FROM (our runtime target), which pins every old build of the image in the
+ * store: remove the built image's working containers.
+ */
+async function removeWorkingContainers(tag: string): Promise<void> {
+  const containers = JSON.parse((await mustTool("buildah", ["containers", "--json"])) || "[]") as
+    { id: string; imagename: string }[] | null;
+  const names = [tag, `localhost/${tag}`];
+  const ids = (containers ?? []).filter((c) => names.includes(c.imagename)).map((c) => c.id);
+  if (ids.length > 0) await mustTool("buildah", ["rm", ...ids]);
+}
+
+export async function imageBytes(tag: string): Promise<number> {
+  return Number((await mustTool("podman", ["image", "inspect", "--format", "{{.Size}}", tag])).trim());
+}
+
+/** Builds the Dockerfile's targets (default: both) and reports each one's time and size. */
+export async function buildImages(
+  log: (line: string) => void,
+  targets: readonly Target[] = TARGETS.map((t) => t.target),
+): Promise<BuiltImage[]> {
+  ensureTools(log);
+  await ensureTestBase(log);
+  const etc = buildEtc();
+  const built: BuiltImage[] = [];
+  try {
+    for (const { target, tag } of TARGETS.filter((t) => targets.includes(t.target))) {
+      const started = Date.now();
+      await mustTool(
+        "buildah",
+        budArgs({
+          context: repoRoot,
+          target,
+          tag,
+          buildArgs: { NODE_IMAGE: TEST_BASE_IMAGE },
+          volumes: [[etc, "/usr/local/etc"]],
+        }),
+        { hint: NETWORK_HINT },
+      );
+      await removeWorkingContainers(tag);
+      const image = { target, tag, seconds: (Date.now() - started) / 1000, bytes: await imageBytes(tag) };
+      log(`Built ${tag} (target ${target}) in ${image.seconds.toFixed(1)}s: ${megabytes(image.bytes)}`);
+      built.push(image);
+    }
+  } finally {
+    rmSync(etc, { recursive: true, force: true });
+  }
+  return built;
+}
+
+/** Builds a user's image from a Dockerfile in `dir` (FROM one of ours), as the getting-started guide does. */
+export async function buildUserImage(tag: string, dir: string, dockerfile = "Dockerfile"): Promise<void> {
+  await mustTool("buildah", budArgs({ context: dir, tag, dockerfile: join(dir, dockerfile) }));
+  await removeWorkingContainers(tag);
+}
+
+export const megabytes = (bytes: number): string => `${Math.round(bytes / 1e6)} MB`;

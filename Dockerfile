@@ -23,7 +23,9 @@ RUN npm ci --omit=dev --ignore-scripts \
 COPY bin/ bin/
 COPY src/ src/
 
-# What both targets share.
+# What both targets share, the app excepted: the app goes in last in each
+# target, so a new release of cpa rebuilds (and ships) only that layer, over
+# operating-system layers that stay the same.
 FROM ${NODE_IMAGE} AS base
 # tini as PID 1: forwards signals to cpa and reaps the orphans of user scripts.
 RUN apt-get update \
@@ -31,8 +33,6 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 nonroot \
  && useradd --uid 65532 --gid 65532 --no-create-home --no-log-init --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
-# The app lives apart from /, where users ADD config.yaml and their scripts.
-COPY --from=build /opt/cpa /opt/cpa
 # The Docker default PATH, with cpa first (the node image does not change PATH).
 ENV PATH=/opt/cpa/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # As in the original: scripts run from /app; the config is read from /config.yaml.
@@ -54,6 +54,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python-is-python3 \
  && rm -rf /var/lib/apt/lists/*
 USER 65532:65532
+# The app lives apart from /, where users ADD config.yaml and their scripts.
+COPY --from=build /opt/cpa /opt/cpa
 
 # cpa: last, so a plain `docker build .` builds it.
 FROM base AS runtime
+COPY --from=build /opt/cpa /opt/cpa

@@ -143,7 +143,7 @@ async function journey(kubeconfig: string, kubelet: LocalKubelet): Promise<void>
     "--for=condition=Established",
     "crd/custompodautoscalers.custompodautoscaler.com",
   ]);
-  kubelet.start();
+  await kubelet.start();
   await poll("the operator to be ready", async () =>
     (await fetch("http://127.0.0.1:8080/readyz")).ok ? true : undefined,
   );

@@ -1,19 +1,38 @@
-// A stand-in kubelet for our images. kwok marks Pods Running on its fake node
-// but runs nothing; this runs the Pods whose image is one we know (ours, or a
-// user image built FROM ours) as local processes with runPodLocally: started
-// when the Pod is Running, restarted with backoff when the process exits (as
-// restartPolicy Always would), stopped when the Pod is deleted. Pods share this
+// A stand-in kubelet for the demo and the end-to-end tests: the kubelet of a
+// node of its own (node.ts), where, while it runs, every new Pod lands. It runs
+// the Pods whose image it knows (ours, or a user image built FROM ours) as
+// local processes or real containers (runner.ts), restarts them with back-off
+// as restartPolicy Always does, stops them when the Pod is deleted, and reports
+// what truly happens: the container running, waiting in CrashLoopBackOff,
+// terminated with its exit code, the restart count and the last termination.
+// Pods of images it does not know (say, the Deployment being scaled) are
+// reported running without running anything, as kwok does. Pods share this
 // machine's network, like hostNetwork Pods.
-import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import { KubeHttp } from "../../src/kube/http.ts";
+import { LOCAL_NODE_NAME, LocalNode } from "./node.ts";
 import type { LocalProcess } from "./pod-runner.ts";
+import {
+  backOffMessage,
+  podStatus,
+  simulatedStatus,
+  type ContainerRun,
+  type Termination,
+} from "./pod-status.ts";
 import type { PodRunner } from "./runner.ts";
 
 interface Tracked {
   pod: V1Pod;
+  /** Runs nothing: its image is not one we can run. */
+  simulated: boolean;
+  run: ContainerRun;
   proc: LocalProcess | undefined;
-  restarts: number;
-  /** Do not start again before this time (ms): restart backoff. */
+  startedAt: string;
+  /** Do not start again before this time (ms): restart back-off. */
   notBefore: number;
+  /** The status last written, to write only changes. */
+  written: string;
+  stopping: boolean;
 }
 
 export interface KubeletOptions {
@@ -28,23 +47,33 @@ export interface KubeletOptions {
 }
 
 const podName = (pod: V1Pod): string => `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
+const podPath = (pod: V1Pod): string =>
+  `/api/v1/namespaces/${pod.metadata?.namespace ?? ""}/pods/${pod.metadata?.name ?? ""}`;
+/** Back-off before restart n (1-based): the kubelet's doubling, capped low for local use. */
+const backOffMs = (restarts: number): number => Math.min(1000 * 2 ** (restarts - 1), 10_000);
 
 export class LocalKubelet {
   readonly #opts: KubeletOptions;
-  readonly #core: CoreV1Api;
+  readonly #http: KubeHttp;
+  readonly #node: LocalNode;
   readonly #tracked = new Map<string, Tracked>();
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
   #syncing: Promise<void> = Promise.resolve();
+  #registered: Promise<void> = Promise.resolve();
 
   constructor(opts: KubeletOptions) {
     this.#opts = opts;
-    this.#core = opts.admin.makeApiClient(CoreV1Api);
+    this.#http = new KubeHttp(opts.admin);
+    this.#node = new LocalNode(opts.admin);
   }
 
-  start(): void {
+  /** Registers the node and starts syncing its Pods; resolves once the node is registered. */
+  start(): Promise<void> {
+    this.#registered = this.#node.register();
     const tick = (): void => {
-      this.#syncing = this.#sync()
+      this.#syncing = this.#registered
+        .then(() => this.#sync())
         .catch((err: unknown) => {
           this.#opts.onEvent?.({}, `sync failed: ${err instanceof Error ? err.message : String(err)}`);
         })
@@ -53,6 +82,7 @@ export class LocalKubelet {
         });
     };
     tick();
+    return this.#registered;
   }
 
   /** The processes running now, by namespace/name. */
@@ -72,32 +102,65 @@ export class LocalKubelet {
     this.#stopping = true;
     clearTimeout(this.#timer);
     await this.#syncing;
-    await Promise.all([...this.#tracked.values()].map(async (t) => t.proc?.stop()));
+    await Promise.all(
+      [...this.#tracked.values()].map(async (t) => {
+        t.stopping = true;
+        await t.proc?.stop();
+      }),
+    );
     this.#tracked.clear();
+    await this.#registered.catch(() => undefined);
+    await this.#node.unregister();
   }
 
   async #sync(): Promise<void> {
-    const pods = (await this.#core.listPodForAllNamespaces()).items.filter(
-      (p) =>
-        p.status?.phase === "Running" &&
-        !p.metadata?.deletionTimestamp &&
-        this.#opts.images.has(p.spec?.containers[0]?.image),
-    );
-    const live = new Set(pods.map((p) => p.metadata?.uid ?? ""));
+    const list = await this.#http.request<{ items: V1Pod[] }>("GET", "/api/v1/pods", {
+      query: { fieldSelector: `spec.nodeName=${LOCAL_NODE_NAME}` },
+    });
+    const live = new Map(list.items.map((p) => [p.metadata?.uid ?? "", p]));
     for (const [uid, t] of this.#tracked) {
       if (live.has(uid)) continue;
       this.#tracked.delete(uid);
+      t.stopping = true;
       if (t.proc) {
         this.#opts.onEvent?.(t.pod, "Pod deleted: stopping its process");
         await t.proc.stop();
       }
     }
-    for (const pod of pods) {
-      const uid = pod.metadata?.uid ?? "";
-      const t = this.#tracked.get(uid) ?? { pod, proc: undefined, restarts: 0, notBefore: 0 };
-      this.#tracked.set(uid, t);
-      if (!t.proc && Date.now() >= t.notBefore && !this.#stopping) await this.#launch(t);
+    for (const pod of list.items) {
+      if (this.#stopping) return;
+      const t = this.#track(pod);
+      if (pod.metadata?.deletionTimestamp) await this.#terminate(t);
+      else await this.#step(t);
     }
+  }
+
+  #track(pod: V1Pod): Tracked {
+    const uid = pod.metadata?.uid ?? "";
+    const known = this.#tracked.get(uid);
+    if (known) {
+      known.pod = pod;
+      return known;
+    }
+    const t: Tracked = {
+      pod,
+      simulated: !this.#opts.images.has(pod.spec?.containers[0]?.image),
+      run: { state: "creating", restarts: 0 },
+      proc: undefined,
+      startedAt: new Date().toISOString(),
+      notBefore: 0,
+      written: "",
+      stopping: false,
+    };
+    this.#tracked.set(uid, t);
+    return t;
+  }
+
+  /** Starts what is due to start, and reports the Pod's status if it changed. */
+  async #step(t: Tracked): Promise<void> {
+    if (!t.simulated && !t.proc && t.run.state !== "terminated" && Date.now() >= t.notBefore)
+      await this.#launch(t);
+    await this.#report(t);
   }
 
   async #launch(t: Tracked): Promise<void> {
@@ -115,20 +178,89 @@ export class LocalKubelet {
             }
           : {},
       );
+      const startedAt = new Date().toISOString();
       t.proc = proc;
-      this.#opts.onEvent?.(pod, t.restarts === 0 ? "started" : `restarted (${t.restarts})`);
+      t.run = { state: "running", startedAt, restarts: t.run.restarts, last: t.run.last };
+      this.#opts.onEvent?.(pod, t.run.restarts === 0 ? "started" : `restarted (${t.run.restarts})`);
       void proc.exited.then((code) => {
-        if (t.proc !== proc) return;
-        t.proc = undefined;
-        t.restarts += 1;
-        // restartPolicy Always, with the kubelet's doubling backoff (capped low for local use).
-        t.notBefore = Date.now() + Math.min(1000 * 2 ** (t.restarts - 1), 10_000);
-        if (!this.#stopping) this.#opts.onEvent?.(pod, `exited with code ${String(code)}; restarting`);
+        this.#exited(t, proc, code ?? 137, startedAt);
       });
     } catch (err) {
-      t.restarts += 1;
+      const message = err instanceof Error ? err.message : String(err);
       t.notBefore = Date.now() + 2000;
-      this.#opts.onEvent?.(pod, `could not start: ${err instanceof Error ? err.message : String(err)}`);
+      t.run = {
+        state: "waiting",
+        reason: "CreateContainerError",
+        message,
+        restarts: t.run.restarts,
+        last: t.run.last,
+      };
+      this.#opts.onEvent?.(pod, `could not start: ${message}`);
     }
+  }
+
+  #exited(t: Tracked, proc: LocalProcess, exitCode: number, startedAt: string): void {
+    if (t.proc !== proc) return;
+    t.proc = undefined;
+    if (t.stopping || this.#stopping) return;
+    const last: Termination = {
+      exitCode,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      output: proc.output(),
+    };
+    const policy = t.pod.spec?.restartPolicy ?? "Always";
+    if (policy === "Never" || (policy === "OnFailure" && exitCode === 0)) {
+      t.run = { state: "terminated", restarts: t.run.restarts, last };
+      this.#opts.onEvent?.(t.pod, `exited with code ${exitCode}`);
+    } else {
+      const restarts = t.run.restarts + 1;
+      const delay = backOffMs(restarts);
+      t.notBefore = Date.now() + delay;
+      const name = t.pod.spec?.containers[0]?.name ?? "";
+      t.run = {
+        state: "waiting",
+        reason: "CrashLoopBackOff",
+        message: backOffMessage(t.pod, name, delay),
+        restarts,
+        last,
+      };
+      this.#opts.onEvent?.(t.pod, `exited with code ${exitCode}; restarting in ${delay} ms`);
+    }
+    void this.#report(t).catch(() => undefined);
+  }
+
+  /** Graceful deletion, as the kubelet does it: stop the containers, then remove the Pod for good. */
+  async #terminate(t: Tracked): Promise<void> {
+    if (t.stopping) return;
+    t.stopping = true;
+    await t.proc?.stop();
+    await this.#http
+      .request("DELETE", podPath(t.pod), {
+        body: {
+          kind: "DeleteOptions",
+          apiVersion: "v1",
+          gracePeriodSeconds: 0,
+          preconditions: { uid: t.pod.metadata?.uid },
+        },
+      })
+      .catch(() => undefined);
+  }
+
+  async #report(t: Tracked): Promise<void> {
+    if (t.stopping) return;
+    const status = {
+      ...(t.simulated ? simulatedStatus(t.pod, t.startedAt) : podStatus(t.pod, t.run, t.startedAt)),
+      startTime: t.startedAt,
+    };
+    const text = JSON.stringify(status);
+    if (text === t.written) return;
+    // A JSON merge patch replaces the lists whole: a container's state must hold
+    // exactly one of running, waiting and terminated, which a strategic merge would mix.
+    await this.#http.request("PATCH", `${podPath(t.pod)}/status`, {
+      body: { status },
+      contentType: "application/merge-patch+json",
+    });
+    t.written = text;
   }
 }

@@ -69,6 +69,21 @@ describe("KubeHttp", () => {
     assert.equal(agent, "cpa-test/1.2.3 (host h)");
   });
 
+  test("a DELETE with a body does not spoil the keep-alive connection for the next request", async () => {
+    const seen: string[] = [];
+    const { http } = await server((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        seen.push(`${req.method ?? ""} ${body}`);
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await http.request("DELETE", "/api/v1/namespaces/ns/pods/p", { body: { preconditions: { uid: "u" } } });
+    await http.request("GET", "/api/v1/namespaces/ns/pods");
+    assert.deepEqual(seen, ['DELETE {"preconditions":{"uid":"u"}}', "GET "]);
+  });
+
   test("a client bound to a signal aborts its requests when the signal does", async () => {
     const { http } = await server(() => {
       // Never answers.

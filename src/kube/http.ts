@@ -282,7 +282,15 @@ export class KubeHttp implements KubeClient {
       headers: {
         accept: "application/json",
         ...(this.#userAgent ? { "user-agent": this.#userAgent } : {}),
-        ...(body === undefined ? {} : { "content-type": options.contentType ?? "application/json" }),
+        // Always a Content-Length with a body: Node sends none for a DELETE's body,
+        // and on a keep-alive connection the server would then read that body as
+        // the next request (which fails with 400).
+        ...(body === undefined
+          ? {}
+          : {
+              "content-type": options.contentType ?? "application/json",
+              "content-length": Buffer.byteLength(body),
+            }),
       },
       ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
       ...(options.signal ? { signal: options.signal } : {}),

@@ -14,9 +14,11 @@ import {
   type V1PolicyRule,
 } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
+import { LocalImages, RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
+import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
-import { cleanupOf, repoFile, runCpa, serviceAccountToken } from "../support/processes.ts";
+import { cleanupOf, repoFile, runCpa, serviceAccountToken, startOperator } from "../support/processes.ts";
 
 const admin = adminConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -156,5 +158,93 @@ describe("the autoscaler's status reporter", () => {
       (await status(namespace))?.currentReplicas === 2 ? true : undefined,
     );
     assert.equal(autoscaler.child.exitCode, null);
+  });
+});
+
+describe("an autoscaler whose script crashes on start", () => {
+  test("its CPA is Ready=False with the waiting reason, restarts and last message; True once fixed", async (t) => {
+    // The local kubelet runs the autoscaler Pod as a process and reports what truly happens to it.
+    const dir = mkdtempSync(join(tmpdir(), "cpa-crasher-"));
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${RUNTIME_IMAGE}\nADD config.yaml /config.yaml\n`);
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        "interval: soon", // not a number: the autoscaler refuses to start
+        "apiConfig: {enabled: false}",
+        "metric: {type: shell, shell: {entrypoint: /bin/echo, command: ['1']}}",
+        `evaluate: {type: shell, shell: {entrypoint: /bin/echo, command: ['{"targetReplicas": 1}']}}`,
+        "",
+      ].join("\n"),
+    );
+    const images = new LocalImages();
+    images.build("crasher:1", dir);
+    const kubelet = new LocalKubelet({
+      admin,
+      images,
+      onEvent: (pod, message) => {
+        if (process.env["CPA_SHOW_LOGS"] === "1")
+          process.stderr.write(`[kubelet] ${pod.metadata?.name ?? ""}: ${message}\n`);
+      },
+    });
+    t.after(() => kubelet.stop());
+    await kubelet.start();
+    await startOperator(cleanupOf(t));
+    const namespace = await testNamespace(t);
+    const cpa = (config: string) => `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: web:1}]}
+---
+apiVersion: custompodautoscaler.com/v1
+kind: CustomPodAutoscaler
+metadata: {name: crasher}
+spec:
+  template: {spec: {containers: [{name: crasher, image: "crasher:1"}]}}
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  config: [${config}]
+`;
+    const apply = async (config: string) => {
+      const res = await kubectl(["apply", "-n", namespace, "-f", "-"], cpa(config));
+      assert.equal(res.code, 0, res.stderr);
+    };
+    const ready = async () => {
+      const obj = (await custom.getNamespacedCustomObject({
+        group: "custompodautoscaler.com",
+        version: "v1",
+        namespace,
+        plural: "custompodautoscalers",
+        name: "crasher",
+      })) as CustomPodAutoscaler;
+      return obj.status?.conditions?.find((c) => c.type === "Ready");
+    };
+    await apply("");
+    const failing = await eventually(
+      "Ready=False with CrashLoopBackOff",
+      async () => {
+        const c = await ready();
+        return c?.status === "False" && c.message.includes("CrashLoopBackOff") ? c : undefined;
+      },
+      60_000,
+    );
+    assert.equal(failing.reason, "AutoscalerNotReady");
+    assert.match(failing.message, /restarted \d+ times?; last exit code 1 \(Error\): .*interval/);
+
+    // The fix: spec.config overrides the file's interval; the operator replaces the Pod.
+    await apply(`{name: interval, value: "1000"}`);
+    const fixed = await eventually(
+      "Ready=True",
+      async () => {
+        const c = await ready();
+        return c?.status === "True" ? c : undefined;
+      },
+      60_000,
+    );
+    assert.equal(fixed.reason, "AutoscalerRunning");
   });
 });

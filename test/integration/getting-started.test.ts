@@ -32,7 +32,7 @@ before(async () => {
   await ensureImages();
   // The guide's own Dockerfile: FROM cpa-python:0.1.0, ADD its three files.
   await images.build(IMAGE, example);
-  kubelet.start();
+  await kubelet.start();
 });
 after(async () => {
   await kubelet.stop();

@@ -5,7 +5,8 @@ import type { Discovery, ResolvedResource } from "../kube/discovery.ts";
 import { resourcePath } from "../kube/discovery.ts";
 import type { KubeClient } from "../kube/http.ts";
 import type { KubeObject } from "../kube/objects.ts";
-import { objectPath, Pods, type Scale, type Writer } from "../kube/writes.ts";
+import { objectPath, Pods, type Writer } from "../kube/writes.ts";
+import { scaleFromObject, showsScale } from "./scale-of.ts";
 
 export interface TargetState {
   resource: ResolvedResource;
@@ -48,11 +49,20 @@ export class TargetClient {
 
   async read(): Promise<TargetState> {
     const resource = await this.#discovery.resolve(this.#ref.apiVersion, this.#ref.kind);
-    const object = await this.#http.request<KubeObject & Record<string, unknown>>(
+    const getObject = this.#http.request<KubeObject & Record<string, unknown>>(
       "GET",
       objectPath(resource, this.#namespace, this.#ref.name),
     );
-    const scale: Scale = await this.#writer.getScale(resource, this.#namespace, this.#ref.name);
+    if (showsScale(resource)) {
+      const object = await getObject;
+      const view = scaleFromObject(resource, object);
+      if (view) return { resource, object, ...view };
+    }
+    // Other kinds map /scale through their CRD: read both, at once.
+    const [object, scale] = await Promise.all([
+      getObject,
+      this.#writer.getScale(resource, this.#namespace, this.#ref.name),
+    ]);
     return { resource, object, current: scale.spec.replicas ?? 0, selector: scale.status.selector ?? "" };
   }
 

@@ -15,6 +15,7 @@ import { runWorkers, WorkQueue } from "../kube/work-queue.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, Writer } from "../kube/writes.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
 import type { OperatorMetrics } from "../lib/metrics.ts";
+import { keepFor } from "./cache.ts";
 import { controllerOf } from "./ownership.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
 
@@ -71,22 +72,33 @@ export class Controller {
     const clock = this.#opts.clock ?? systemClock;
     const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
     const watchTimeoutSeconds = this.#opts.watchTimeoutSeconds;
-    const informer = <T extends KubeObject>(path: string, labelSelector?: string): Informer<T> =>
+    const informer = <T extends KubeObject>(
+      path: string,
+      kind: Parameters<typeof keepFor>[0],
+      labelSelector?: string,
+    ): Informer<T> =>
       new Informer<T>({
         http,
         path,
         log,
         clock,
+        // Only what the reconciler reads is cached (cache.ts).
+        transform: keepFor(kind),
         ...(labelSelector ? { labelSelector } : {}),
         ...(watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds }),
       });
     const cpas = informer<CustomPodAutoscaler>(
       resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, namespace),
+      "CustomPodAutoscaler",
     );
-    const serviceAccounts = informer<V1ServiceAccount>(resourcePath(ServiceAccounts, namespace), owned);
-    const roles = informer<V1Role>(resourcePath(Roles, namespace), owned);
-    const roleBindings = informer<V1RoleBinding>(resourcePath(RoleBindings, namespace), owned);
-    const pods = informer<V1Pod>(resourcePath(Pods, namespace), owned);
+    const serviceAccounts = informer<V1ServiceAccount>(
+      resourcePath(ServiceAccounts, namespace),
+      "ServiceAccount",
+      owned,
+    );
+    const roles = informer<V1Role>(resourcePath(Roles, namespace), "Role", owned);
+    const roleBindings = informer<V1RoleBinding>(resourcePath(RoleBindings, namespace), "RoleBinding", owned);
+    const pods = informer<V1Pod>(resourcePath(Pods, namespace), "Pod", owned);
     this.#informers = [cpas, serviceAccounts, roles, roleBindings, pods] as Informer<KubeObject>[];
 
     cpas.onChange((cpa) => {

@@ -10,18 +10,34 @@
 # trixie: Debian 13, whose python3 is 3.13, as in the original's python image.
 ARG NODE_IMAGE=node:26.10.0-trixie-slim
 
-# Production dependencies and the sources, nothing else (.dockerignore keeps tests out).
-# Of node_modules, nothing ever loads type declarations (.d.ts, @types) or
-# source maps (cpa does not enable them), and Node refuses to strip types from
-# .ts files under node_modules: a third of it, dropped.
-FROM ${NODE_IMAGE} AS build
+# Production dependencies, nothing else. Of node_modules, nothing ever loads
+# type declarations (.d.ts, @types) or source maps (cpa does not enable them),
+# and Node refuses to strip types from .ts files under node_modules: a third
+# of it, dropped.
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts \
  && rm -rf node_modules/@types \
  && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete
-COPY bin/ bin/
+
+# The sources compiled to JavaScript, so nothing is type-stripped at start
+# (users' own .ts modules still are, by Node, when the module method loads them).
+FROM ${NODE_IMAGE} AS compile
+WORKDIR /opt/cpa
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
+RUN npx tsc -p tsconfig.build.json
+
+# The app: the launcher, the compiled sources, production dependencies.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /opt/cpa
+COPY package.json package-lock.json ./
+COPY --from=deps /opt/cpa/node_modules node_modules/
+COPY --from=compile /opt/cpa/dist dist/
+COPY bin/ bin/
 
 # What both targets share, the app excepted: the app goes in last in each
 # target, so a new release of cpa rebuilds (and ships) only that layer, over

@@ -62,6 +62,6 @@ export function keepFor(kind: keyof typeof KEPT_FIELDS): (obj: KubeObject) => Ku
       kept[f] =
         kind === "Pod" && f === "status" ? pick(value as Record<string, unknown>, POD_STATUS_FIELDS) : value;
     }
-    return kept as KubeObject;
+    return kept;
   };
 }

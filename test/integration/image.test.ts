@@ -83,7 +83,7 @@ describe("the image's build", () => {
     }));
     assert.deepEqual(
       froms.map((f) => f.name),
-      ["build", "base", "python", "runtime"],
+      ["deps", "compile", "build", "base", "python", "runtime"],
     );
     for (const { from } of froms)
       assert.ok(from === "${NODE_IMAGE}" || froms.some((f) => f.name === from), from);
@@ -154,17 +154,20 @@ describe("the image's files", () => {
     assert.deepEqual(unloaded.slice(0, 5), []);
   });
 
-  test("ships every source file but no test, the launcher and the package files, and nothing else", () => {
+  test("ships every source file compiled (no test, no TypeScript), the launcher and the package files, and nothing else", () => {
     assert.deepEqual(readdirSync(app()).sort(), [
       "bin",
+      "dist",
       "node_modules",
       "package-lock.json",
       "package.json",
-      "src",
     ]);
-    const sources = (dir: string) => files(dir).filter((f) => !f.endsWith(".test.ts"));
-    assert.deepEqual(files(app("src")), sources(join(repoRoot, "src")));
-    assert.deepEqual(files(app("bin")), sources(join(repoRoot, "bin")));
+    const testOnly = /\.test\.ts$|(^|\/)(fake-clock|fixtures|test-fixtures)\.ts$/;
+    const compiled = files(join(repoRoot, "src"))
+      .filter((f) => !testOnly.test(f))
+      .map((f) => f.replace(/\.ts$/, ".js"));
+    assert.deepEqual(files(app("dist")), compiled);
+    assert.deepEqual(files(app("bin")), files(join(repoRoot, "bin")));
   });
 
   test("no build-time npm configuration or CA bundle is left in the image", () => {

@@ -47,6 +47,7 @@ function operatorPod(port: number, importLog: string): V1Pod {
       ],
     },
   };
+  return pod as unknown as V1Pod;
 }
 
 const loaded = (importLog: string): string[] => readFileSync(importLog, "utf8").split("\n").filter(Boolean);

@@ -20,15 +20,25 @@ import {
 
 const CLIENT_NODE = "/node_modules/@kubernetes/client-node/";
 
+interface Container {
+  env?: { name: string; valueFrom?: unknown }[];
+  [field: string]: unknown;
+}
+
+interface BundleDoc {
+  kind?: string;
+  spec?: { template?: { spec?: { containers: Container[]; [field: string]: unknown } } };
+}
+
 /** The operator's Pod as config/cluster.yaml's Deployment makes it, on a free port, recording its imports. */
 function operatorPod(port: number, importLog: string): V1Pod {
   const docs = parseAllDocuments(readFileSync(repoFile("config", "cluster.yaml"), "utf8")).map(
-    (d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: V1Pod["spec"] } } },
+    (d) => d.toJS() as BundleDoc,
   );
   const spec = docs.find((d) => d.kind === "Deployment")?.spec?.template?.spec;
-  assert.ok(spec?.containers[0]);
-  const container = spec.containers[0];
-  return {
+  const container = spec?.containers[0];
+  assert.ok(spec && container);
+  const pod = {
     metadata: { name: "cpa-operator-footprint", namespace: "cpa-system" },
     spec: {
       ...spec,

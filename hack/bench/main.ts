@@ -5,7 +5,7 @@
 // under .cache/bench/. It reports numbers and never fails on a target.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cacheDir, repoRoot } from "../plane/config.ts";
@@ -63,7 +63,6 @@ interface Options {
   resyncSeconds: number;
   createConcurrency: number;
   originals: boolean;
-  originalsDir: string;
   profileDir: string | undefined;
   methods: MethodKind[];
   modes: string[];
@@ -81,8 +80,9 @@ const USAGE = `usage: npm run bench -- [options]
   --reaction-samples=20   metric change -> /scale: samples
   --idle-seconds=45       idle RSS: how long the runtimes idle first
   --only=operator,runtime,process
-  --no-originals          skip fetching and building the original Go implementations
-  --originals-dir=DIR     where they are built (default: $TMPDIR/cpa-bench-originals)
+  --no-originals          leave the original Go implementations out, even where the environment names them
+                          (CPA_ORIGINAL_OPERATOR, CPA_ORIGINAL_RUNTIME: a source folder, built into
+                          .cache/originals, or a binary; see docs/benchmarks.md)
   --methods=module,sh,python,http               runtime and side by side: only these methods
   --modes=per-resource,per-pod 10,per-pod 100   and only these modes
   --jitter-cycles, --reaction-samples or --idle-seconds set to 0 skips that measurement
@@ -107,7 +107,6 @@ function parseOptions(args: string[]): Options {
       concurrency: { type: "string" },
       only: { type: "string" },
       "no-originals": { type: "boolean", default: false },
-      "originals-dir": { type: "string" },
       quick: { type: "boolean", default: false },
       profile: { type: "string" },
       methods: { type: "string" },
@@ -142,7 +141,6 @@ function parseOptions(args: string[]): Options {
     resyncSeconds: num(values.resync, 20, 15),
     createConcurrency: num(values.concurrency, 16, 16),
     originals: !values["no-originals"],
-    originalsDir: values["originals-dir"] ?? join(tmpdir(), "cpa-bench-originals"),
     profileDir: values.profile,
     methods: (values.methods?.split(",") ?? METHOD_KINDS).filter((m): m is MethodKind =>
       (METHOD_KINDS as readonly string[]).includes(m),
@@ -316,26 +314,39 @@ async function processSuite(
 async function benchmark(cluster: Cluster, opts: Options, results: Results): Promise<void> {
   const { suites } = opts;
   let goBinary: string | undefined;
-  if (opts.originals && suites.has("process")) {
-    log("originals: fetching the Go implementations from the module proxy");
-    results.originals = await prepareOriginals(opts.originalsDir, log, 15 * 60_000);
+  let goOperator: string | undefined;
+  if (opts.originals) {
+    log("originals: preparing the Go implementations the environment names");
+    results.originals = await prepareOriginals(log);
     goBinary = results.originals.runtime?.binary;
+    goOperator = results.originals.operator?.binary;
+    for (const [name, why] of Object.entries(results.originals.absent)) log(`originals: no ${name}: ${why}`);
   }
+  // What the image ships: our processes run compiled (bin/cpa with CPA_USE_DIST=1).
+  log("compiling the sources, as the image does (tsc -p tsconfig.build.json)");
+  execFileSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.build.json"], {
+    cwd: repoRoot,
+  });
+  process.env["CPA_USE_DIST"] = "1";
   log("installing config/cluster.yaml (the operator's Deployment scaled to 0: it runs as a local process)");
   await installOperator(cluster);
   if (suites.has("operator")) {
     log("floor: loopback create latency");
     results.floor = await measureFloor(cluster);
+    const operatorOptions = {
+      sizes: opts.sizes,
+      createConcurrency: opts.createConcurrency,
+      resyncSeconds: opts.resyncSeconds,
+      profileDir: opts.profileDir,
+      log,
+    };
     for (const n of opts.sizes) {
-      results.provisioning.push(
-        await provision(cluster, n, {
-          sizes: opts.sizes,
-          createConcurrency: opts.createConcurrency,
-          resyncSeconds: opts.resyncSeconds,
-          profileDir: opts.profileDir,
-          log,
-        }),
-      );
+      results.provisioning.push(await provision(cluster, n, operatorOptions));
+      // The same CPAs, applied the same way, with the same credentials.
+      if (goOperator)
+        results.provisioning.push(
+          await provision(cluster, n, operatorOptions, { kind: "go", binary: goOperator }),
+        );
     }
   }
   if (!suites.has("runtime") && !suites.has("process")) return;

@@ -10,7 +10,8 @@ import { promisify } from "node:util";
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import type { KubeObject } from "../../src/kube/objects.ts";
 import type { KubeHttp } from "../../src/kube/http.ts";
-import { repoFile, startOperator, type Operator } from "../../test/support/processes.ts";
+import { runPodLocally } from "../local-pods/pod-runner.ts";
+import { freePort, repoFile } from "../../test/support/processes.ts";
 import {
   cpuBetween,
   cpuSnapshot,
@@ -43,7 +44,11 @@ export interface OperatorBenchOptions {
   log: (line: string) => void;
 }
 
+/** Which operator: ours, or the original Go operator (its binary). */
+export type OperatorKind = "ours" | "go";
+
 export interface ProvisionResult {
+  operator: OperatorKind;
   n: number;
   /** First CPA create sent → last autoscaler Pod seen (watch event). */
   allPodsSeconds: number;
@@ -85,8 +90,16 @@ interface Scrape {
   reconciles: number;
 }
 
-async function scrape(operator: Operator): Promise<Scrape> {
-  const text = await (await fetch(operator.metricsUrl)).text();
+/** An operator under measurement, whichever it is: its process and its write and reconcile counters. */
+interface RunningOperator {
+  kind: OperatorKind;
+  pid: number;
+  scrape(): Promise<Scrape>;
+  stop(): Promise<void>;
+}
+
+/** Ours: cpa_kube_requests_total and cpa_operator_reconcile_total on its /metrics. */
+function parseOurs(text: string): Scrape {
   const writes: Record<string, number> = {};
   for (const m of text.matchAll(
     /^cpa_kube_requests_total\{method="(POST|PUT|PATCH|DELETE)",code="\d+"\} (\d+)/gm,
@@ -98,6 +111,133 @@ async function scrape(operator: Operator): Promise<Scrape> {
   for (const m of text.matchAll(/^cpa_operator_reconcile_total\{result="[a-z]+"\} (\d+)/gm))
     reconciles += Number(m[1]);
   return { writes, reconciles };
+}
+
+/** The original (controller-runtime): rest_client_requests_total and controller_runtime_reconcile_total. */
+export function parseControllerRuntime(text: string): Scrape {
+  const writes: Record<string, number> = {};
+  for (const m of text.matchAll(/^rest_client_requests_total\{([^}]*)\} (\d+)/gm)) {
+    const method = /method="([A-Z]+)"/.exec(m[1] ?? "")?.[1] ?? "";
+    if (["POST", "PUT", "PATCH", "DELETE"].includes(method))
+      writes[method] = (writes[method] ?? 0) + Number(m[2]);
+  }
+  let reconciles = 0;
+  for (const m of text.matchAll(/^controller_runtime_reconcile_total\{([^}]*)\} (\d+)/gm))
+    reconciles += Number(m[2]);
+  return { writes, reconciles };
+}
+
+/** Both operators run with the same credentials: this ServiceAccount, bound to cluster-admin. */
+export const BENCH_OPERATOR_SA = "bench-operator";
+
+async function ensureBenchOperatorAccount(cluster: Cluster): Promise<void> {
+  const env = { ...process.env, KUBECONFIG: cluster.kubeconfig };
+  await run("kubectl", ["create", "serviceaccount", BENCH_OPERATOR_SA, "-n", "cpa-system"], { env }).catch(
+    () => undefined,
+  );
+  await run(
+    "kubectl",
+    [
+      "create",
+      "clusterrolebinding",
+      BENCH_OPERATOR_SA,
+      "--clusterrole=cluster-admin",
+      `--serviceaccount=cpa-system:${BENCH_OPERATOR_SA}`,
+    ],
+    { env },
+  ).catch(() => undefined);
+}
+
+/**
+ * Ours, as its Deployment runs it: compiled (CPA_USE_DIST), in-cluster
+ * credentials (so client-node is never loaded), every namespace.
+ */
+async function startOurs(cluster: Cluster, opts: OperatorBenchOptions): Promise<RunningOperator> {
+  const port = await freePort();
+  const pod = {
+    metadata: { name: "bench-operator", namespace: "cpa-system" },
+    spec: {
+      serviceAccountName: BENCH_OPERATOR_SA,
+      containers: [
+        {
+          name: "operator",
+          image: "bench",
+          args: ["operator", `--resync=${opts.resyncSeconds}s`, `--http-address=127.0.0.1:${port}`],
+          env: [
+            { name: "POD_NAMESPACE", value: "cpa-system" },
+            { name: "SERVICE_ACCOUNT_NAME", value: BENCH_OPERATOR_SA },
+            { name: "CPA_USE_DIST", value: "1" },
+            ...(opts.profileDir
+              ? [{ name: "NODE_OPTIONS", value: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` }]
+              : []),
+          ],
+        },
+      ],
+    },
+  };
+  const proc = await runPodLocally(pod, {}, cluster.kc);
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  await waitFor(
+    "our operator to be ready",
+    async () => {
+      if (proc.child.exitCode !== null)
+        throw new Error(`it exited (${proc.child.exitCode}):\n${proc.output().slice(-2000)}`);
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    60_000,
+    200,
+  );
+  return {
+    kind: "ours",
+    pid: proc.child.pid ?? 0,
+    scrape: async () => parseOurs(await (await fetch(metricsUrl)).text()),
+    stop: async () => {
+      await proc.stop();
+    },
+  };
+}
+
+/**
+ * The original operator, as its Deployment runs it: in-cluster credentials (its
+ * scaling client needs them), every namespace, metrics on :8000.
+ */
+async function startGo(cluster: Cluster, binary: string): Promise<RunningOperator> {
+  const pod = {
+    metadata: { name: "bench-go-operator", namespace: "cpa-system" },
+    spec: {
+      serviceAccountName: BENCH_OPERATOR_SA,
+      containers: [
+        {
+          name: "operator",
+          image: "bench",
+          command: [binary],
+          env: [{ name: "WATCH_NAMESPACE", value: "" }],
+        },
+      ],
+    },
+  };
+  const proc = await runPodLocally(pod, {}, cluster.kc);
+  const metricsUrl = "http://127.0.0.1:8000/metrics";
+  await waitFor(
+    "the original operator's metrics",
+    async () => {
+      if (proc.child.exitCode !== null)
+        throw new Error(`it exited (${proc.child.exitCode}):\n${proc.output().slice(-2000)}`);
+      const res = await fetch(metricsUrl).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    60_000,
+    200,
+  );
+  return {
+    kind: "go",
+    pid: proc.child.pid ?? 0,
+    scrape: async () => parseControllerRuntime(await (await fetch(metricsUrl)).text()),
+    stop: async () => {
+      await proc.stop();
+    },
+  };
 }
 
 const total = (w: Record<string, number>): number => Object.values(w).reduce((a, b) => a + b, 0);
@@ -158,12 +298,12 @@ export async function withNodeOptions<T>(
 }
 
 /** Polls until the operator's write count has not moved for quietMs. */
-async function settledWrites(operator: Operator, quietMs: number): Promise<Scrape> {
-  let last = await scrape(operator);
+async function settledWrites(operator: RunningOperator, quietMs: number): Promise<Scrape> {
+  let last = await operator.scrape();
   let since = Date.now();
   for (;;) {
     await sleepMs(250);
-    const now = await scrape(operator);
+    const now = await operator.scrape();
     if (total(now.writes) !== total(last.writes)) {
       last = now;
       since = Date.now();
@@ -177,9 +317,11 @@ export async function provision(
   cluster: Cluster,
   n: number,
   opts: OperatorBenchOptions,
+  which: { kind: "ours" } | { kind: "go"; binary: string } = { kind: "ours" },
 ): Promise<ProvisionResult> {
   const { http } = cluster;
-  const namespace = await createNamespace(http, `bench-op-${n}`);
+  await ensureBenchOperatorAccount(cluster);
+  const namespace = await createNamespace(http, `bench-${which.kind}-${n}`);
   const cleanups: (() => Promise<void>)[] = [];
   try {
     opts.log(`operator N=${n}: creating ${n} target Deployments in ${namespace}`);
@@ -198,10 +340,10 @@ export async function provision(
       120_000,
       500,
     );
-    const operator = await withNodeOptions(opts.profileDir, () =>
-      startOperator((fn) => cleanups.push(fn), [`--resync=${opts.resyncSeconds}s`]),
-    );
-    const pid = operator.child.pid ?? 0;
+    const operator =
+      which.kind === "ours" ? await startOurs(cluster, opts) : await startGo(cluster, which.binary);
+    cleanups.push(() => operator.stop());
+    const pid = operator.pid;
 
     const cpaAdded = new Map<string, number>();
     const podAdded = new Map<string, number>();
@@ -232,11 +374,13 @@ export async function provision(
     });
 
     await sleepMs(1000);
-    const before = await scrape(operator);
+    const before = await operator.scrape();
     const procBefore = procSample(pid);
     const watched = [...planeProcesses(cluster.kubeconfig), { name: "operator", pid }];
     const cpuBefore = cpuSnapshot(watched);
-    opts.log(`operator N=${n}: creating ${n} CustomPodAutoscalers, ${opts.createConcurrency} at a time`);
+    opts.log(
+      `${which.kind} operator N=${n}: creating ${n} CustomPodAutoscalers, ${opts.createConcurrency} at a time`,
+    );
     const t0 = nowMs();
     await mapLimit(indexes, opts.createConcurrency, (i) =>
       http.request("POST", `/apis/custompodautoscaler.com/v1/namespaces/${namespace}/custompodautoscalers`, {
@@ -245,18 +389,30 @@ export async function provision(
     );
     const created = nowMs();
     await waitFor("every autoscaler Pod", () => (podAdded.size >= n ? true : undefined), 600_000, 20);
-    const atPods = await scrape(operator);
+    const atPods = await operator.scrape();
     const lastPod = Math.max(...podAdded.values());
-    await waitFor("every CPA to be Ready", () => (ready.size >= n ? true : undefined), 600_000, 50);
-    const lastReady = Math.max(...ready.values());
+    // The original writes no status: its CPAs never say Ready.
+    if (which.kind === "ours")
+      await waitFor("every CPA to be Ready", () => (ready.size >= n ? true : undefined), 600_000, 50);
+    const lastReady = which.kind === "ours" ? Math.max(...ready.values()) : Number.NaN;
     const cpuReady = cpuSnapshot(watched);
     const settled = await settledWrites(operator, 3000);
     const procSettled = procSample(pid);
 
-    const resync = await observeResync(operator, pid, n, opts);
+    const resync =
+      which.kind === "ours"
+        ? await observeResync(operator, pid, n, opts)
+        : {
+            resyncWrites: Number.NaN,
+            resyncReconciles: Number.NaN,
+            resyncSeconds: Number.NaN,
+            resyncCpuSeconds: Number.NaN,
+            peak: procSample(pid),
+          };
     const latencies = [...podAdded].map(([name, at]) => at - (cpaAdded.get(name) ?? Number.NaN));
     const writesByMethod = diff(settled.writes, before.writes);
     return {
+      operator: which.kind,
       n,
       allPodsSeconds: round((lastPod - t0) / 1000),
       allReadySeconds: round((lastReady - t0) / 1000),
@@ -283,7 +439,7 @@ export async function provision(
 
 /** Waits for the next periodic resync to pass over every CPA and counts what it wrote. */
 async function observeResync(
-  operator: Operator,
+  operator: RunningOperator,
   pid: number,
   n: number,
   opts: OperatorBenchOptions,
@@ -294,7 +450,7 @@ async function observeResync(
   resyncCpuSeconds: number;
   peak: ProcSample;
 }> {
-  const start = await scrape(operator);
+  const start = await operator.scrape();
   const cpuStart = procSample(pid).cpuSeconds;
   opts.log(`operator N=${n}: waiting for a resync (--resync=${opts.resyncSeconds}s)`);
   let first = 0;
@@ -302,7 +458,7 @@ async function observeResync(
   await waitFor(
     "a resync pass over every CPA",
     async () => {
-      current = await scrape(operator);
+      current = await operator.scrape();
       if (current.reconciles > start.reconciles && first === 0) first = nowMs();
       return current.reconciles - start.reconciles >= n ? true : undefined;
     },
@@ -312,7 +468,7 @@ async function observeResync(
   const last = nowMs();
   const cpuEnd = procSample(pid).cpuSeconds;
   await sleepMs(3000); // writes a pass might still have in flight (events are fire and forget)
-  const end = await scrape(operator);
+  const end = await operator.scrape();
   return {
     resyncWrites: total(end.writes) - total(start.writes),
     resyncReconciles: current.reconciles - start.reconciles,

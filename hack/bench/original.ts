@@ -1,41 +1,50 @@
-// The original Go implementations, for the side-by-side runs: fetched from the
-// Go module proxy and built outside the repository (a folder under the system
-// temp dir, never committed). What cannot be fetched or built is recorded with
-// the exact reason, for docs/benchmarks.md.
+// The original Go implementations, for the side-by-side runs. The module proxy
+// refuses `go install` of them, but their repositories are public: the user
+// points the benchmark at a source folder (say, `git archive v1.4.2` of
+// jthomperoo/custom-pod-autoscaler-operator) or a binary through environment
+// variables, and the benchmark builds the source into .cache/originals. Their
+// code is never in this repository. What is missing is recorded with why.
 import { execFile } from "node:child_process";
-import { cpSync, chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { promisify } from "node:util";
+import { cacheDir } from "../plane/config.ts";
 
 const run = promisify(execFile);
 
-export const ORIGINAL_OPERATOR = {
-  module: "github.com/jthomperoo/custom-pod-autoscaler-operator",
-  version: "latest",
-};
-/**
- * The runtime: v2 (the current major version), else v1. v1 is pinned: the proxy
- * here refuses this module's version list (so @latest fails), but serves v1.1.0.
- */
-export const ORIGINAL_RUNTIMES = [
-  { module: "github.com/jthomperoo/custom-pod-autoscaler/v2", version: "latest" },
-  { module: "github.com/jthomperoo/custom-pod-autoscaler", version: "v1.1.0" },
-];
+export const ORIGINALS = {
+  operator: {
+    env: "CPA_ORIGINAL_OPERATOR",
+    repository: "github.com/jthomperoo/custom-pod-autoscaler-operator",
+    /** The main package inside the repository. */
+    main: ".",
+  },
+  runtime: {
+    env: "CPA_ORIGINAL_RUNTIME",
+    repository: "github.com/jthomperoo/custom-pod-autoscaler",
+    main: ".",
+  },
+} as const;
 
-export interface Attempt {
-  module: string;
-  ok: boolean;
-  version?: string;
-  /** Why it could not be used: the go command's own words. */
-  problem?: string;
+export type OriginalName = keyof typeof ORIGINALS;
+
+export interface Original {
+  name: OriginalName;
+  /** From the source's CHANGELOG (or the binary's file name). */
+  version: string;
+  binary: string;
+  /** The folder or binary the environment variable named. */
+  from: string;
+  /** Seconds the build took; undefined when it was cached or given as a binary. */
+  buildSeconds: number | undefined;
 }
 
 export interface Originals {
   goVersion?: string;
-  /** Every module tried, in order, and what happened. */
-  attempts: Attempt[];
-  runtime?: { module: string; version: string; binary: string; buildSeconds: number | undefined };
+  operator?: Original;
+  runtime?: Original;
+  /** Why an original is absent, in words, by name. */
+  absent: Partial<Record<OriginalName, string>>;
 }
 
 const goEnv = (): NodeJS.ProcessEnv => ({
@@ -44,127 +53,61 @@ const goEnv = (): NodeJS.ProcessEnv => ({
   GOFLAGS: "-mod=mod -buildvcs=false",
 });
 
-interface Download {
-  Version?: string;
-  Dir?: string;
-  Error?: string;
+/** The first released version in a CHANGELOG (`## [v1.4.2]`), else "unknown". */
+export function changelogVersion(text: string): string {
+  for (const m of text.matchAll(/^##\s*\[?(v?\d+\.\d+\.\d+[^\]\s]*)\]?/gm)) if (m[1]) return m[1];
+  return "unknown";
 }
 
-async function download({ module, version }: { module: string; version: string }): Promise<Download> {
-  try {
-    const { stdout } = await run("go", ["mod", "download", "-json", `${module}@${version}`], {
-      env: goEnv(),
-      cwd: tmpdir(),
-      timeout: 180_000,
-    });
-    return JSON.parse(stdout) as Download;
-  } catch (err) {
-    // go mod download -json prints the JSON (with Error) and exits 1 on failure.
-    const stdout = (err as { stdout?: string }).stdout;
-    if (stdout) {
-      try {
-        return JSON.parse(stdout) as Download;
-      } catch {
-        // fall through
-      }
-    }
-    return { Error: err instanceof Error ? err.message : String(err) };
-  }
-}
-
-function firstLine(text: string): string {
-  return text
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .join(" | ");
-}
-
-/**
- * Fetches and builds the original runtime (v2, else v1) and checks whether the
- * operator can be fetched. Builds are cached in `dir` by module version.
- */
-export async function prepareOriginals(
-  dir: string,
+async function prepare(
+  name: OriginalName,
+  env: NodeJS.ProcessEnv,
   log: (line: string) => void,
-  buildTimeoutMs: number,
+): Promise<Original | string> {
+  const { env: variable, repository, main } = ORIGINALS[name];
+  const from = env[variable];
+  if (!from)
+    return `${variable} is not set: point it at a source folder of ${repository} (git archive of a tag) or at a built binary`;
+  if (!existsSync(from)) return `${variable}=${from} does not exist`;
+  if (statSync(from).isFile())
+    return { name, version: basename(from), binary: from, from, buildSeconds: undefined };
+  const changelog = join(from, "CHANGELOG.md");
+  const version = existsSync(changelog) ? changelogVersion(readFileSync(changelog, "utf8")) : "unknown";
+  const binDir = join(cacheDir, "originals");
+  mkdirSync(binDir, { recursive: true });
+  const binary = join(binDir, `${name}-${version}`);
+  if (existsSync(binary)) return { name, version, binary, from, buildSeconds: undefined };
+  log(`originals: building the ${name} ${version} from ${from} (nice 19; modules from the Go module proxy)`);
+  const started = Date.now();
+  try {
+    await run("nice", ["-n", "19", "go", "build", "-o", binary, main], {
+      cwd: from,
+      env: goEnv(),
+      timeout: 20 * 60_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message?: string };
+    return `building ${from} failed: ${(e.stderr ?? e.message ?? "").trim().split("\n").slice(-3).join(" | ")}`;
+  }
+  return { name, version, binary, from, buildSeconds: Math.round((Date.now() - started) / 1000) };
+}
+
+/** The originals the environment points at, built if they are sources. */
+export async function prepareOriginals(
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<Originals> {
-  const result: Originals = { attempts: [] };
+  const result: Originals = { absent: {} };
   try {
     result.goVersion = (await run("go", ["version"], { env: goEnv() })).stdout.trim();
-  } catch (err) {
-    const problem = `no usable go command: ${err instanceof Error ? err.message : String(err)}`;
-    for (const { module } of [ORIGINAL_OPERATOR, ...ORIGINAL_RUNTIMES])
-      result.attempts.push({ module, ok: false, problem });
-    return result;
+  } catch {
+    // Only needed to build from source; a binary works without it.
   }
-  const operator = await download(ORIGINAL_OPERATOR);
-  const operatorModule = ORIGINAL_OPERATOR.module;
-  result.attempts.push(
-    operator.Error
-      ? { module: operatorModule, ok: false, problem: firstLine(operator.Error) }
-      : {
-          module: operatorModule,
-          ok: false,
-          version: operator.Version ?? "",
-          problem: "fetched, but the benchmark has no harness for the Go operator yet",
-        },
-  );
-  for (const candidate of ORIGINAL_RUNTIMES) {
-    const { module } = candidate;
-    const got = await download(candidate);
-    if (got.Error || !got.Dir || !got.Version) {
-      result.attempts.push({ module, ok: false, problem: firstLine(got.Error ?? "no module directory") });
-      continue;
-    }
-    try {
-      const built = await build(dir, module, got.Version, got.Dir, log, buildTimeoutMs);
-      result.attempts.push({ module, ok: true, version: got.Version });
-      result.runtime = { module, version: got.Version, ...built };
-      break;
-    } catch (err) {
-      const e = err as { stderr?: string; message?: string };
-      result.attempts.push({
-        module,
-        ok: false,
-        version: got.Version,
-        problem: `build failed: ${firstLine((e.stderr ?? e.message ?? "").slice(-1500))}`,
-      });
-    }
+  for (const name of Object.keys(ORIGINALS) as OriginalName[]) {
+    const got = await prepare(name, env, log);
+    if (typeof got === "string") result.absent[name] = got;
+    else result[name] = got;
   }
   return result;
-}
-
-async function build(
-  dir: string,
-  module: string,
-  version: string,
-  moduleDir: string,
-  log: (line: string) => void,
-  timeoutMs: number,
-): Promise<{ binary: string; buildSeconds: number | undefined }> {
-  const name = `${module.replaceAll("/", "_")}@${version}`;
-  const binary = join(dir, "bin", name);
-  if (existsSync(binary)) return { binary, buildSeconds: undefined };
-  // The module cache is read-only; build in a writable copy, where its go.mod's replace directives apply.
-  const src = join(dir, "src", name);
-  rmSync(src, { recursive: true, force: true });
-  mkdirSync(join(dir, "bin"), { recursive: true });
-  cpSync(moduleDir, src, { recursive: true });
-  makeWritable(src);
-  log(`Building ${module}@${version} with ${timeoutMs / 60_000} min at most (nice 19, in ${src})`);
-  const started = Date.now();
-  await run("nice", ["-n", "19", "go", "build", "-o", binary, "./cmd/custom-pod-autoscaler"], {
-    cwd: src,
-    env: goEnv(),
-    timeout: timeoutMs,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return { binary, buildSeconds: Math.round((Date.now() - started) / 1000) };
-}
-
-function makeWritable(path: string): void {
-  chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
-  if (!statSync(path).isDirectory()) return;
-  for (const entry of readdirSync(path)) makeWritable(join(path, entry));
 }

@@ -74,7 +74,11 @@ export async function startRuntime(
           name: "autoscaler",
           image: "bench",
           ...(runtime === "go" ? { command: [goBinary] } : {}),
-          env: [{ name: "configPath", value: file }],
+          env: [
+            { name: "configPath", value: file },
+            // Ours runs compiled, as the image ships it (the benchmark builds dist/ first).
+            ...(runtime === "ours" ? [{ name: "CPA_USE_DIST", value: "1" }] : []),
+          ],
         },
       ],
     },

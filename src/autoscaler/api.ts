@@ -11,7 +11,7 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import type { Registry } from "prom-client";
+import type { Registry } from "../lib/metrics.ts";
 import { BusyError, type Autoscaler } from "./autoscaler.ts";
 import type { Config } from "./config.ts";
 

@@ -6,7 +6,7 @@ import { assemble } from "../autoscaler/assemble.ts";
 import { startApiServer } from "../autoscaler/api.ts";
 import type { Server } from "node:http";
 import type { Logger } from "pino";
-import type { Registry } from "prom-client";
+import type { Registry } from "../lib/metrics.ts";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from "../autoscaler/config.ts";
 import { loadCredentials } from "../kube/credentials.ts";

@@ -28,6 +28,8 @@ const MAX_REMEMBERED = 4096;
  * capacity from the creates users wait for.
  */
 const MAX_IN_FLIGHT = 2;
+/** How often held events check whether they may go. */
+const HOLD_RECHECK_MS = 200;
 /** Queued events beyond this are dropped (the API is down or overwhelmed): they are a record, not state. */
 const MAX_QUEUED = 1000;
 
@@ -41,7 +43,21 @@ export class ApiEventRecorder implements EventRecorder {
   #inFlight = 0;
   #dropped = 0;
 
-  constructor(http: KubeClient, component: string, instance: string, log: Logger) {
+  /**
+   * While this says so, queued events wait: the owner has more important writes
+   * to make (a controller with keys waiting). Events are a record, not state.
+   */
+  readonly #hold: () => boolean;
+  #holding: NodeJS.Timeout | undefined;
+
+  constructor(
+    http: KubeClient,
+    component: string,
+    instance: string,
+    log: Logger,
+    hold: () => boolean = () => false,
+  ) {
+    this.#hold = hold;
     this.#http = http;
     this.#component = component;
     this.#instance = instance;
@@ -64,6 +80,15 @@ export class ApiEventRecorder implements EventRecorder {
   }
 
   #pump(): void {
+    if (this.#hold()) {
+      if (this.#holding === undefined) {
+        this.#holding = setTimeout(() => {
+          this.#holding = undefined;
+          this.#pump();
+        }, HOLD_RECHECK_MS);
+      }
+      return;
+    }
     while (this.#inFlight < MAX_IN_FLIGHT) {
       const next = this.#queue.shift();
       if (!next) {

@@ -1,13 +1,13 @@
 // Prometheus metrics. Each process makes its own Registry in src/cmd and passes it
 // down; nothing registers at import time.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { KubeHttp } from "../kube/http.ts";
+import { Counter, Gauge, Histogram, processMetrics, Registry } from "./prometheus.ts";
 
 export { Registry };
 
 export function newRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "cpa_process_" });
+  processMetrics(registry, "cpa_process_");
   return registry;
 }
 

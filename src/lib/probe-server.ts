@@ -1,6 +1,6 @@
 // The small HTTP server every cpa process runs: /metrics, /healthz, /readyz.
 import { createServer, type Server } from "node:http";
-import type { Registry } from "prom-client";
+import type { Registry } from "./metrics.ts";
 
 export interface ProbeServerOptions {
   /** host:port; ":8080" listens on every interface. */

@@ -123,7 +123,8 @@ export class Controller {
       http,
       writer: new Writer(http, FIELD_MANAGER),
       resolveTarget: (apiVersion, kind) => discovery.resolve(apiVersion, kind),
-      events: new ApiEventRecorder(http, FIELD_MANAGER, this.#opts.instance, log),
+      // Events wait while keys do: during a burst the apiserver's capacity goes to the creates.
+      events: new ApiEventRecorder(http, FIELD_MANAGER, this.#opts.instance, log, () => this.queue.len() > 0),
       log,
       now: () => new Date(clock.now()),
       operatorServiceAccount: this.#opts.serviceAccount,

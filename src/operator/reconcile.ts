@@ -118,11 +118,12 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
 
   const status = computeStatus(cpa, { problems: pass.problems, pod }, deps.now());
   const settling = pendingJustCreated(pod, pass);
+  const current = isStatusCurrent(cpa.status, status);
   if (settling !== undefined) {
     // A Pod just created usually runs within moments: write its status once, as
     // Running, rather than Pending now and Running a moment later.
     pass.requeueAfterMs = Math.min(pass.requeueAfterMs ?? Infinity, settling);
-  } else if (!isStatusCurrent(cpa.status, status)) {
+  } else if (!current) {
     await deps.writer.applyStatus(resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, ns), name, {
       apiVersion: API_VERSION,
       kind: KIND,

@@ -20,6 +20,7 @@ import {
   type Cluster,
 } from "./kube.ts";
 import { installOperator, measureFloor, provision } from "./operator.ts";
+import { measureImports, measureSpawnCost } from "./imports.ts";
 import { prepareOriginals } from "./original.ts";
 import {
   createRunnerAccount,
@@ -350,6 +351,9 @@ async function benchmark(cluster: Cluster, opts: Options, results: Results): Pro
     }
   }
   if (!suites.has("runtime") && !suites.has("process")) return;
+  log("runtime: import costs and spawn cost by process size");
+  results.imports = measureImports();
+  results.spawn = measureSpawnCost();
   const work = prepareWorkDir();
   const server = await startStageServer(work);
   log("runtime: preparing targets with 1, 10 and 100 Pods");

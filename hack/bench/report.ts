@@ -4,6 +4,7 @@
 import type { FloorResult, ProvisionResult } from "./operator.ts";
 import type { Originals } from "./original.ts";
 import type { ApiRunResult, IdleResult, ProcessJitterResult, ReactionResult } from "./processes.ts";
+import type { ImportCost, SpawnCost } from "./imports.ts";
 import type { JitterResult, OverheadResult } from "./runtime.ts";
 import { round } from "./stats.ts";
 
@@ -33,6 +34,10 @@ export interface Results {
   reaction: ReactionResult[];
   idle: IdleResult[];
   api: ApiRunResult[];
+  /** RSS and time each library (and our entry points) adds at import, in a fresh process. */
+  imports?: ImportCost[];
+  /** One spawn of /bin/true from processes of growing size. */
+  spawn?: SpawnCost[];
   originals?: Originals;
   errors: string[];
 }
@@ -362,6 +367,22 @@ export function renderReport(r: Results): string {
   if (r.idle.length > 0 || r.processJitter.length > 0) section("Runtime: RSS of the process", idleSection(r));
   if (r.api.length)
     section("Runtime side by side: one dry-run evaluation through the REST API", apiSection(r));
+  if (r.imports)
+    section(
+      "Runtime: what each module costs at import (fresh process, compiled entry points)",
+      table(
+        ["module", "RSS MB", "import ms"],
+        r.imports.map((i) => [i.module, i.rssMb, i.ms]),
+      ),
+    );
+  if (r.spawn)
+    section(
+      "Runtime: one spawn of /bin/true, by the spawning process's size",
+      table(
+        ["process RSS MB", "spawn ms (median)"],
+        r.spawn.map((x) => [x.rssMb, x.ms]),
+      ),
+    );
   if (r.originals) section("Original Go implementations", originalsSection(r.originals));
   if (r.errors.length) section("Errors", r.errors.join("\n"));
   return out.join("\n");

@@ -331,6 +331,28 @@ function originalsSection(o: Originals): string {
   return lines.join("\n");
 }
 
+/** Import costs and spawn cost, where measured. */
+function costSections(r: Results): [string, string][] {
+  const out: [string, string][] = [];
+  if (r.imports)
+    out.push([
+      "Runtime: what each module costs at import (fresh process, compiled entry points)",
+      table(
+        ["module", "RSS MB", "import ms"],
+        r.imports.map((i) => [i.module, i.rssMb, i.ms]),
+      ),
+    ]);
+  if (r.spawn)
+    out.push([
+      "Runtime: one spawn of /bin/true, by the spawning process's size",
+      table(
+        ["process RSS MB", "spawn ms (median)"],
+        r.spawn.map((x) => [x.rssMb, x.ms]),
+      ),
+    ]);
+  return out;
+}
+
 export function renderReport(r: Results): string {
   const m = r.machine;
   const out: string[] = [
@@ -367,22 +389,7 @@ export function renderReport(r: Results): string {
   if (r.idle.length > 0 || r.processJitter.length > 0) section("Runtime: RSS of the process", idleSection(r));
   if (r.api.length)
     section("Runtime side by side: one dry-run evaluation through the REST API", apiSection(r));
-  if (r.imports)
-    section(
-      "Runtime: what each module costs at import (fresh process, compiled entry points)",
-      table(
-        ["module", "RSS MB", "import ms"],
-        r.imports.map((i) => [i.module, i.rssMb, i.ms]),
-      ),
-    );
-  if (r.spawn)
-    section(
-      "Runtime: one spawn of /bin/true, by the spawning process's size",
-      table(
-        ["process RSS MB", "spawn ms (median)"],
-        r.spawn.map((x) => [x.rssMb, x.ms]),
-      ),
-    );
+  for (const [title, body] of costSections(r)) section(title, body);
   if (r.originals) section("Original Go implementations", originalsSection(r.originals));
   if (r.errors.length) section("Errors", r.errors.join("\n"));
   return out.join("\n");

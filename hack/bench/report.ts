@@ -331,6 +331,16 @@ function originalsSection(o: Originals): string {
   return lines.join("\n");
 }
 
+function floorSection(f: FloorResult): string {
+  return [
+    `kept-alive connection: create p50 ${f.createMs.p50} ms, p99 ${f.createMs.p99} ms; GET p50 ${f.getMs.p50} ms, p99 ${f.getMs.p99} ms; ` +
+      `${f.writesPerSecond.inFlight4} creates/s with 4 in flight, ${f.writesPerSecond.inFlight16} with 16`,
+    `the product's transport (KubeHttp): create p50 ${f.product.createMs.p50} ms, ` +
+      `p99 ${f.product.createMs.p99} ms; GET p50 ${f.product.getMs.p50} ms, p99 ${f.product.getMs.p99} ms; ` +
+      `${f.product.writesPerSecondInFlight4} creates/s with 4 in flight`,
+  ].join("\n");
+}
+
 /** Import costs and spawn cost, where measured. */
 function costSections(r: Results): [string, string][] {
   const out: [string, string][] = [];
@@ -363,19 +373,7 @@ export function renderReport(r: Results): string {
   const section = (title: string, body: string): void => {
     out.push("", `== ${title}`, body);
   };
-  if (r.floor) {
-    const f = r.floor;
-    section(
-      "Floor: one loopback create",
-      [
-        `kept-alive connection: create p50 ${f.createMs.p50} ms, p99 ${f.createMs.p99} ms; GET p50 ${f.getMs.p50} ms, p99 ${f.getMs.p99} ms; ` +
-          `${f.writesPerSecond.inFlight4} creates/s with 4 in flight, ${f.writesPerSecond.inFlight16} with 16`,
-        `the product's transport (KubeHttp): create p50 ${f.product.createMs.p50} ms, ` +
-          `p99 ${f.product.createMs.p99} ms; GET p50 ${f.product.getMs.p50} ms, p99 ${f.product.getMs.p99} ms; ` +
-          `${f.product.writesPerSecondInFlight4} creates/s with 4 in flight`,
-      ].join("\n"),
-    );
-  }
+  if (r.floor) section("Floor: one loopback create", floorSection(r.floor));
   if (r.provisioning.length) {
     section("Operator: provisioning N CPAs applied at once", provisioningSection(r));
     section("Operator side by side: ours / the original Go operator", sideBySideOperatorSection(r));

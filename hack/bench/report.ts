@@ -341,6 +341,23 @@ function floorSection(f: FloorResult): string {
   ].join("\n");
 }
 
+/** The runtime's sections, where measured. */
+function runtimeSections(r: Results): [string, string][] {
+  const out: [string, string][] = [];
+  if (r.overhead.length)
+    out.push([
+      "Runtime: framework overhead per cycle (in process, cycle minus user time)",
+      overheadSection(r),
+    ]);
+  if (r.jitter !== undefined || r.processJitter.length > 0 || r.reaction.length > 0)
+    out.push(["Runtime: loop jitter and reaction", loopSection(r)]);
+  if (r.idle.length > 0 || r.processJitter.length > 0)
+    out.push(["Runtime: RSS of the process", idleSection(r)]);
+  if (r.api.length)
+    out.push(["Runtime side by side: one dry-run evaluation through the REST API", apiSection(r)]);
+  return out;
+}
+
 /** Import costs and spawn cost, where measured. */
 function costSections(r: Results): [string, string][] {
   const out: [string, string][] = [];
@@ -380,13 +397,7 @@ export function renderReport(r: Results): string {
     section("Operator: steady state (a resync of N unchanged CPAs) and footprint", steadySection(r));
     section("Operator: where the machine's CPU went, first create → every CPA Ready (CPU s)", cpuSection(r));
   }
-  if (r.overhead.length)
-    section("Runtime: framework overhead per cycle (in process, cycle minus user time)", overheadSection(r));
-  if (r.jitter !== undefined || r.processJitter.length > 0 || r.reaction.length > 0)
-    section("Runtime: loop jitter and reaction", loopSection(r));
-  if (r.idle.length > 0 || r.processJitter.length > 0) section("Runtime: RSS of the process", idleSection(r));
-  if (r.api.length)
-    section("Runtime side by side: one dry-run evaluation through the REST API", apiSection(r));
+  for (const [title, body] of runtimeSections(r)) section(title, body);
   for (const [title, body] of costSections(r)) section(title, body);
   if (r.originals) section("Original Go implementations", originalsSection(r.originals));
   if (r.errors.length) section("Errors", r.errors.join("\n"));

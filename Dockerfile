@@ -29,7 +29,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
-RUN npx tsc -p tsconfig.build.json
+RUN npm run build
 
 # The app: the launcher, the compiled sources, production dependencies.
 FROM ${NODE_IMAGE} AS build

@@ -15,6 +15,7 @@ import {
   namespacedRoles,
   OPERATOR_NAMESPACE,
 } from "./bundles.ts";
+import { CONFIG_VALIDATOR_TYPES, configValidatorSource } from "./config-validator.ts";
 import { configReference, crdReference } from "./docs.ts";
 
 export interface GeneratedFile {
@@ -59,6 +60,11 @@ export async function generatedFiles(): Promise<GeneratedFile[]> {
   });
   return [
     file(`crds/${GROUP}_${PLURAL}.yaml`, [customResourceDefinition()]),
+    { path: join(repoRoot, "src", "api", "config-validator.generated.js"), content: configValidatorSource() },
+    {
+      path: join(repoRoot, "src", "api", "config-validator.generated.d.ts"),
+      content: CONFIG_VALIDATOR_TYPES,
+    },
     file("rbac/cluster-role.yaml", clusterRoles()),
     file("rbac/leader-election-role.yaml", [leaderElectionRole(OPERATOR_NAMESPACE)]),
     file("rbac/namespaced-role.yaml", namespacedRoles()),

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { Ajv, type ErrorObject } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import {
   CONFIG_DEFAULTS,
   configSchema,
@@ -16,6 +16,7 @@ import {
   type Method,
 } from "../api/autoscaler-config.ts";
 import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
+import { validate as generatedValidator } from "../api/config-validator.generated.js";
 
 export const DEFAULT_CONFIG_PATH = "/config.yaml";
 
@@ -153,13 +154,10 @@ function parseEnvValue(key: string, raw: string): { value: unknown } | { error: 
   }
 }
 
-let validator: ReturnType<Ajv["compile"]> | undefined;
+// Compiled ahead of time from configSchema (`npm run gen`): no ajv at run time.
+const validator: ValidateFunction = generatedValidator;
 
 function schemaProblems(config: Record<string, unknown>, sources: Record<string, Source>): string[] {
-  if (!validator) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    validator = ajv.compile(configSchema);
-  }
   if (validator(config)) return [];
   return collapse(validator.errors ?? []).map((e) => explain(e, config, sources));
 }

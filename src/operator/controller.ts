@@ -16,6 +16,7 @@ import { Pods, RoleBindings, Roles, ServiceAccounts, Writer } from "../kube/writ
 import { systemClock, type Clock } from "../lib/clock.ts";
 import type { OperatorMetrics } from "../lib/metrics.ts";
 import { keepFor } from "./cache.ts";
+import { StatusLane } from "./status-lane.ts";
 import { controllerOf } from "./ownership.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
 
@@ -114,6 +115,25 @@ export class Controller {
     }
 
     const discovery = new Discovery(http);
+    const writer = new Writer(http, FIELD_MANAGER);
+    const statusLane = new StatusLane({
+      write: async (key, body) => {
+        const [ns = "", name = ""] = key.split("/");
+        await writer.applyStatus(
+          resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, ns),
+          name,
+          body,
+        );
+      },
+      hold: () => this.queue.len() > 0,
+      retry: (key, err) => {
+        log.warn(
+          { cpa: key, err: err instanceof Error ? err.message : String(err) },
+          "Could not write status; will retry",
+        );
+        this.queue.addRateLimited(key);
+      },
+    });
     const deps: ReconcileDeps = {
       cpas,
       serviceAccounts,
@@ -121,7 +141,10 @@ export class Controller {
       roleBindings,
       pods,
       http,
-      writer: new Writer(http, FIELD_MANAGER),
+      writer,
+      submitStatus: (key, body) => {
+        statusLane.submit(key, body);
+      },
       resolveTarget: (apiVersion, kind) => discovery.resolve(apiVersion, kind),
       // Events wait while keys do: during a burst the apiserver's capacity goes to the creates.
       events: new ApiEventRecorder(http, FIELD_MANAGER, this.#opts.instance, log, () => this.queue.len() > 0),
@@ -182,6 +205,7 @@ export class Controller {
         );
       },
     );
+    await statusLane.stop();
     await informersDone;
     this.#informers = [];
   }

@@ -57,6 +57,8 @@ export interface ReconcileDeps {
   now: () => Date;
   /** The operator's own ServiceAccount, which no autoscaler Pod may run as. */
   operatorServiceAccount?: ServiceAccountRef | undefined;
+  /** Hands a CPA's new status to be written (status-lane.ts); without it, the pass writes it itself. */
+  submitStatus?: (key: string, body: object) => void;
 }
 
 export interface ReconcileResult {
@@ -124,12 +126,15 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
     // Running, rather than Pending now and Running a moment later.
     pass.requeueAfterMs = Math.min(pass.requeueAfterMs ?? Infinity, settling);
   } else if (!current) {
-    await deps.writer.applyStatus(resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, ns), name, {
-      apiVersion: API_VERSION,
-      kind: KIND,
-      metadata: { name, namespace: ns },
-      status,
-    });
+    const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: ns }, status };
+    // Through the status lane when there is one: below creates in priority.
+    if (deps.submitStatus) deps.submitStatus(key, body);
+    else
+      await deps.writer.applyStatus(
+        resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, ns),
+        name,
+        body,
+      );
     pass.log.debug(
       { conditions: status.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`) },
       "Updated status",

@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", ".cache/", "node_modules/", "eslint.config.js"] },
+  { ignores: ["dist/", ".cache/", "node_modules/", "eslint.config.js", "types/"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -1,10 +1,23 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { parse, parseAllDocuments } from "yaml";
 import { CONFIG_DEFAULTS, configSchema, methodSchema } from "../src/api/autoscaler-config.ts";
 import { customResourceDefinition } from "../src/api/crd.ts";
 import { SPEC_DEFAULTS, specSchema, statusSchema } from "../src/api/custom-pod-autoscaler.ts";
 import { integer, object, string, union, type JsonSchema } from "../src/api/schema.ts";
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../src/api/names.ts";
+import type { KubeHttp } from "../src/kube/http.ts";
+import {
+  autoscalerMetrics,
+  instrumentKubeRequests,
+  newRegistry,
+  operatorMetrics,
+} from "../src/lib/metrics.ts";
+import { clusterBundle } from "./bundles.ts";
 import { configReference, crdReference, fields, inline, table } from "./docs.ts";
+import { repoRoot } from "./plane/config.ts";
 
 const crdPage = crdReference(customResourceDefinition(), { specDefaults: SPEC_DEFAULTS });
 const configPage = configReference(configSchema, { method: methodSchema });
@@ -145,4 +158,122 @@ test("defaults are written in YAML flow style", () => {
     inline({ enabled: true, host: "0.0.0.0", name: "default", list: [1, ""] }),
     '{enabled: true, host: "0.0.0.0", name: default, list: [1, ""]}',
   );
+});
+
+// ---------------------------------------------------------------------------
+// docs/operator.md, "Monitoring": the metrics it lists are the ones the code
+// registers, and its manifests select what the bundles and examples define.
+
+const operatorPage = readFileSync(join(repoRoot, "docs", "operator.md"), "utf8");
+const monitoringStart = operatorPage.indexOf("\n## Monitoring\n");
+const monitoring = operatorPage.slice(monitoringStart, operatorPage.indexOf("\n## ", monitoringStart + 1));
+
+/** Every metric the operator and the autoscaler register, with its label names. */
+function registeredMetrics(): Map<string, string[]> {
+  const registry = newRegistry();
+  operatorMetrics(registry, () => 0);
+  autoscalerMetrics(registry);
+  // instrumentKubeRequests only subscribes to the transport's observer.
+  instrumentKubeRequests(registry, { observe: () => undefined } as unknown as KubeHttp);
+  return new Map(
+    registry
+      .getMetricsAsArray()
+      .map((m) => [m.name, [...((m as unknown as { labelNames?: string[] }).labelNames ?? [])]]),
+  );
+}
+
+/** The YAML documents of the block that follows `<!-- monitoring: name -->`. */
+function monitoringYaml(name: string): Record<string, unknown>[] {
+  const marker = `<!-- monitoring: ${name} -->`;
+  const at = monitoring.indexOf(marker);
+  assert.ok(at >= 0, `no ${marker} in docs/operator.md`);
+  const block = /```yaml\n([\s\S]*?)```/.exec(monitoring.slice(at));
+  assert.ok(block?.[1], `no yaml block after ${marker}`);
+  return parseAllDocuments(block[1]).map((d) => d.toJS() as Record<string, unknown>);
+}
+
+const at = (obj: unknown, ...path: (string | number)[]): unknown =>
+  path.reduce<unknown>(
+    (o, k) => (typeof o === "object" && o !== null ? (o as Record<string, unknown>)[String(k)] : undefined),
+    obj,
+  );
+
+describe("docs/operator.md, Monitoring", () => {
+  const metrics = registeredMetrics();
+  const ours = [...metrics.keys()].filter((m) => !m.startsWith("cpa_process_"));
+
+  test("lists every cpa_ metric the code registers, with exactly its labels", () => {
+    assert.ok(ours.length >= 11, ours.join(", "));
+    for (const name of ours) {
+      const row = monitoring.split("\n").find((l) => l.startsWith(`| \`${name}\``));
+      assert.ok(row, `docs/operator.md does not list ${name}`);
+      const cells = row.split("|").map((c) => c.trim());
+      const labels = [...(cells[3] ?? "").matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+      assert.deepEqual(labels.sort(), (metrics.get(name) ?? []).sort(), `labels of ${name}`);
+    }
+  });
+
+  test("names no metric that does not exist", () => {
+    const named = new Set([...monitoring.matchAll(/\b(cpa_[a-z0-9_]+)\b/g)].map((m) => m[1] ?? ""));
+    // The prefix itself, and cpa_condition (kube-state-metrics' metric name, checked below), are not ours.
+    const notMetrics = new Set(["cpa_process_", "cpa_condition"]);
+    const unknown = [...named].filter((n) => !metrics.has(n) && !notMetrics.has(n));
+    assert.deepEqual(unknown, []);
+  });
+
+  test("the PodMonitors select the operator's Pods and port, and the autoscaler Pods and the examples' API port", () => {
+    const [operatorMonitor, autoscalerMonitor] = monitoringYaml("pod-monitors");
+    const deployment = clusterBundle().find((o) => at(o, "kind") === "Deployment");
+    const podLabels = at(deployment, "spec", "template", "metadata", "labels") as Record<string, string>;
+    const selector = at(operatorMonitor, "spec", "selector", "matchLabels") as Record<string, string>;
+    for (const [k, v] of Object.entries(selector)) assert.equal(podLabels[k], v, `operator Pods' label ${k}`);
+    const ports = at(deployment, "spec", "template", "spec", "containers", 0, "ports") as { name: string }[];
+    assert.ok(ports.some((p) => p.name === at(operatorMonitor, "spec", "podMetricsEndpoints", 0, "port")));
+
+    assert.deepEqual(at(autoscalerMonitor, "spec", "selector", "matchLabels"), {
+      [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+    });
+    const apiPort = at(autoscalerMonitor, "spec", "podMetricsEndpoints", 0, "port");
+    for (const example of ["per-pod", "module", "http"]) {
+      const cpa = parse(readFileSync(join(repoRoot, "examples", example, "cpa.yaml"), "utf8")) as unknown;
+      const declared = at(cpa, "spec", "template", "spec", "containers", 0, "ports") as
+        { name: string; containerPort: number }[] | undefined;
+      assert.deepEqual(
+        declared?.find((p) => p.name === apiPort)?.containerPort,
+        CONFIG_DEFAULTS.apiConfig.port,
+        `examples/${example}/cpa.yaml declares ${String(apiPort)}`,
+      );
+    }
+  });
+
+  test("the ServiceMonitor's Service selects the operator's Pods by the port the Deployment names", () => {
+    const [service, serviceMonitor] = monitoringYaml("service-monitor");
+    assert.deepEqual(at(service, "spec", "selector"), { "app.kubernetes.io/name": "cpa-operator" });
+    assert.equal(at(service, "spec", "ports", 0, "targetPort"), "http");
+    assert.deepEqual(
+      at(serviceMonitor, "spec", "selector", "matchLabels"),
+      at(service, "metadata", "labels"),
+    );
+  });
+
+  test("the alerts use metrics that exist, and the kube-state-metrics one is the one configured", () => {
+    const [ksm] = monitoringYaml("kube-state-metrics");
+    const resource = at(ksm, "spec", "resources", 0);
+    assert.deepEqual(at(resource, "groupVersionKind"), {
+      group: "custompodautoscaler.com",
+      version: "v1",
+      kind: "CustomPodAutoscaler",
+    });
+    const ksmMetric = `kube_customresource_${String(at(resource, "metrics", 0, "name"))}`;
+    const [rule] = monitoringYaml("alerts");
+    const exprs = (at(rule, "spec", "groups", 0, "rules") as { alert: string; expr: string }[]).map(
+      (r) => r.expr,
+    );
+    assert.equal(exprs.length, 4);
+    for (const expr of exprs) {
+      for (const [name] of expr.matchAll(/\b(cpa|kube)_[a-z_]+\b/g)) {
+        assert.ok(metrics.has(name) || name === ksmMetric, `${name} in ${expr}`);
+      }
+    }
+  });
 });

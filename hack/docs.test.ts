@@ -277,3 +277,35 @@ describe("docs/operator.md, Monitoring", () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------
+// docs/migrating.md's Dockerfile for Python packages. Building it needs Debian's
+// mirror whenever the cpa-python image changes (every source change), which the
+// tests cannot reach, so its lines are checked against what they work around:
+// built by hand, the image runs as 65532 with pip, and without
+// --break-system-packages pip refuses even a requirement already satisfied.
+test("docs/migrating.md installs Python packages as root, with pip allowed into Debian's Python, then drops root", () => {
+  const page = readFileSync(join(repoRoot, "docs", "migrating.md"), "utf8");
+  const block = /```dockerfile\n([\s\S]*?)```/.exec(page.slice(page.indexOf("To install Python packages")));
+  assert.ok(block?.[1], 'no Dockerfile after "To install Python packages" in docs/migrating.md');
+  const lines = block[1]
+    .replace(/\\\n\s*/g, " ")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+  const index = (pattern: RegExp): number => lines.findIndex((l) => pattern.test(l));
+  const lastIndex = (pattern: RegExp): number => lines.findLastIndex((l) => pattern.test(l));
+  assert.equal(lines[0], "FROM cpa-python:0.1.0");
+  const root = index(/^USER root$/);
+  const apt = index(/^RUN apt-get update .*apt-get install -y --no-install-recommends python3-pip/);
+  const pip = index(/^RUN pip install --break-system-packages .*-r \/requirements.txt$/);
+  const back = lastIndex(/^USER 65532:65532$/);
+  assert.ok(root > 0 && root < apt && apt < pip && pip < back, lines.join("\n"));
+  assert.ok(lastIndex(/^RUN /) < back, "a RUN after switching back to 65532 would run without root");
+
+  // What it works around is still so: the image runs as 65532 and its python target has no pip.
+  const dockerfile = readFileSync(join(repoRoot, "Dockerfile"), "utf8");
+  const python = dockerfile.slice(dockerfile.indexOf("AS python"), dockerfile.indexOf("AS runtime"));
+  assert.match(python, /install -y --no-install-recommends python3 python-is-python3\b/);
+  assert.doesNotMatch(python, /python3-pip|python3-venv/);
+  assert.match(python, /USER 65532:65532/);
+});

@@ -33,10 +33,21 @@ const CRD_NAME = `${PLURAL}.${GROUP}`;
 const images = new ContainerRunner();
 const read = (...path: string[]): string => readFileSync(repoFile(...path), "utf8");
 
+/**
+ * The bundle's operator Deployment would get Pods on the fake node that run
+ * nothing and stand in the way of the end-to-end test's real one: no replicas,
+ * as the other suites leave it (operators run here as bin/cpa, or startOperator).
+ */
+async function noOperatorReplicas(): Promise<void> {
+  const res = await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
+  assert.equal(res.code, 0, res.stderr);
+}
+
 before(async () => {
   await ensureImages();
   const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
   assert.equal(res.code, 0, res.stderr);
+  await noOperatorReplicas();
   await kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`]);
 });
 
@@ -473,6 +484,7 @@ describe("docs/operator.md", () => {
     t.after(async () => {
       // Back to the bundle as it is, for the tests after this one.
       await DocShell.of(t, { namespace: "default" }).run("kubectl apply -f config/cluster.yaml");
+      await noOperatorReplicas();
     });
     await sh.run("kubectl apply -k .");
     const deployment = await apps.readNamespacedDeployment({ name: "cpa-operator", namespace: "cpa-system" });

@@ -323,6 +323,8 @@ describe("docs/migrating.md", () => {
     for (const cpa of cpas) await assertKept(cpa, "after removing the old operator");
 
     await checkout.run("kubectl apply -f config/cluster.yaml");
+    // Its Deployment would get Pods on the fake node that run nothing: none, as the other suites leave it.
+    await ok(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
     // The bundle's Deployment would run it; here it runs beside the fake node, as its ServiceAccount.
     const operator = await startOperator(cleanupOf(t));
     for (const cpa of cpas) await adopted(cpa);

@@ -8,6 +8,7 @@ import { customResourceDefinition } from "../src/api/crd.ts";
 import { SPEC_DEFAULTS, specSchema, statusSchema } from "../src/api/custom-pod-autoscaler.ts";
 import { integer, object, string, union, type JsonSchema } from "../src/api/schema.ts";
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../src/api/names.ts";
+import { commands } from "../src/cmd/commands.ts";
 import type { KubeHttp } from "../src/kube/http.ts";
 import {
   autoscalerMetrics,
@@ -308,4 +309,53 @@ test("docs/migrating.md installs Python packages as root, with pip allowed into 
   assert.match(python, /install -y --no-install-recommends python3 python-is-python3\b/);
   assert.doesNotMatch(python, /python3-pip|python3-venv/);
   assert.match(python, /USER 65532:65532/);
+});
+
+// ---------------------------------------------------------------------------
+// The flag tables of docs/operator.md ("Running it") and
+// docs/writing-an-autoscaler.md (`cpa run`) against the commands' --help.
+
+/** `--flag` → the text of its "(default: ...)" in a command's usage. */
+function usageFlags(usage: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of usage.split("\n")) {
+    const m = /^ {2}(?:-\w, )?(--[\w-]+)\b.*?(?:\(default: (.*)\))?$/.exec(line);
+    if (m?.[1]) out.set(m[1], m[2] ?? "");
+  }
+  return out;
+}
+
+/** `--flag` → the table row that documents it, from the table whose header starts with `first`. */
+function tableFlags(page: string, first: string): Map<string, string> {
+  const text = readFileSync(join(repoRoot, "docs", page), "utf8");
+  const start = text.indexOf(`| ${first}`);
+  assert.ok(start >= 0, `no table starting "| ${first}" in docs/${page}`);
+  const rows = text.slice(start, text.indexOf("\n\n", start)).split("\n").slice(2);
+  const out = new Map<string, string>();
+  for (const row of rows) {
+    const [cell = ""] = row.split("|").slice(1);
+    for (const [, flag] of cell.matchAll(/`(--[\w-]+)/g)) if (flag) out.set(flag, row);
+  }
+  return out;
+}
+
+test("docs/operator.md documents every flag of cpa operator, with the defaults --help gives", () => {
+  const operator = commands.find((c) => c.name === "operator");
+  assert.ok(operator);
+  const usage = usageFlags(operator.usage);
+  const documented = tableFlags("operator.md", "flag");
+  assert.deepEqual([...documented.keys()].sort(), [...usage.keys()].sort());
+  for (const [flag, defaults] of usage) {
+    // The concrete values of a default: env vars, durations, counts, addresses, names.
+    for (const [value] of defaults.matchAll(/\$[A-Z_]+|:\d+|\b\d+[a-z]*\b|\bcpa-operator\b|\binfo\b/g)) {
+      assert.ok(documented.get(flag)?.includes(value), `docs/operator.md: ${flag} defaults to ${value}`);
+    }
+  }
+});
+
+test("docs/writing-an-autoscaler.md documents every flag of cpa run", () => {
+  const run = commands.find((c) => c.name === "run");
+  assert.ok(run);
+  const documented = tableFlags("writing-an-autoscaler.md", "flag");
+  assert.deepEqual([...documented.keys()].sort(), [...usageFlags(run.usage).keys()].sort());
 });

@@ -49,7 +49,7 @@ for real, with your kubeconfig's credentials.
 Options:
   --config PATH       the autoscaler's config (default: config.yaml)
   --target TYPE/NAME  what to scale, as kubectl names it (deployment/web, sts/db)
-  -n, --namespace NS  namespace of the target (default: the kubeconfig context's)
+  -n, --namespace NS  namespace of the target (default: $namespace, else the kubeconfig context's)
   --kubeconfig PATH   kubeconfig to use
   --once              one run, then exit
   --dry-run           evaluate and decide, but never scale

@@ -380,6 +380,21 @@ describe("docs/migrating.md", () => {
     const operator = await startOperator(cleanupOf(t), [`--namespace=${cpa.namespace}`], cpa.namespace);
     await adopted(cpa);
     await operator.stop();
+    // Rolling back removes ours as carefully.
+    await sh.run("kubectl delete -n my-team -f config/namespaced.yaml -l app.kubernetes.io/part-of=cpa", {
+      substitute: team,
+    });
+    const ours = await kubectl([
+      "get",
+      "deployment,serviceaccount,rolebinding,role",
+      "-n",
+      cpa.namespace,
+      "-o",
+      "name",
+    ]);
+    assert.doesNotMatch(ours.stdout, /cpa-operator/);
+    await ok(["get", "crd", CRD]);
+    await assertKept(cpa, "after removing the new operator");
   });
 
   test("the Role to bring with provisionRole: false is one the API server accepts", async (t) => {

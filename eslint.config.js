@@ -3,7 +3,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", ".cache/", "node_modules/", "eslint.config.js", "src/api/config-validator.generated.js"] },
+  {
+    ignores: [
+      "dist/",
+      ".cache/",
+      "node_modules/",
+      "eslint.config.js",
+      "types/",
+      "src/api/config-validator.generated.js",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,

@@ -1,4 +1,5 @@
 // Every file generated from src/: written by `npm run gen`, compared by the drift test.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { stringify } from "yaml";
@@ -17,6 +18,7 @@ import {
 } from "./bundles.ts";
 import { CONFIG_VALIDATOR_TYPES, configValidatorSource } from "./config-validator.ts";
 import { configReference, crdReference } from "./docs.ts";
+import { declarationOf, TYPES_SOURCES, typesPackageJson } from "./types-package.ts";
 
 export interface GeneratedFile {
   path: string;
@@ -85,5 +87,26 @@ export async function generatedFiles(): Promise<GeneratedFile[]> {
       crdReference(customResourceDefinition(), { specDefaults: SPEC_DEFAULTS }),
     ),
     await markdownFile("docs/reference/config.md", configReference(configSchema, { method: methodSchema })),
+    ...(await typesPackage()),
+  ];
+}
+
+/** types/: the stage types as a package folder for autoscaler authors (hack/types-package.ts). */
+async function typesPackage(): Promise<GeneratedFile[]> {
+  const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+  const declarations = TYPES_SOURCES.map(async ({ source, declaration }) => {
+    const path = join(repoRoot, "types", declaration);
+    const text = declarationOf(readFileSync(join(repoRoot, source), "utf8"), source);
+    const options = (await resolveConfig(path)) ?? {};
+    return { path, content: await format(text, { ...options, filepath: path }) };
+  });
+  const manifest = join(repoRoot, "types", "package.json");
+  const manifestOptions = (await resolveConfig(manifest)) ?? {};
+  return [
+    {
+      path: manifest,
+      content: await format(typesPackageJson(version), { ...manifestOptions, filepath: manifest }),
+    },
+    ...(await Promise.all(declarations)),
   ];
 }

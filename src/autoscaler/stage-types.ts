@@ -46,6 +46,12 @@ export interface Metric {
   value?: string;
 }
 
+/** Input of the postMetric hook: the metric input for the target, plus every metric gathered. */
+export type PostMetricInput = MetricInput & {
+  /** What the evaluate stage will get; null in per-pod mode when the selector matched no pods. */
+  metrics: Metric[] | null;
+};
+
 /** Input of the evaluate stage and its pre hook. Kubernetes metrics are not forwarded. */
 export interface EvaluateInput {
   /** null in per-pod mode when the selector matched no pods. */
@@ -90,17 +96,24 @@ export interface StageOptions {
   signal: AbortSignal;
 }
 
-/** A metric function: its result becomes the metric's value (a number is sent as its JSON text). */
+/**
+ * A metric function: its result becomes the metric's value. A string is used as it is; a number
+ * is sent as its JSON text.
+ */
 export type MetricFunction = (
   input: MetricInput,
   options: StageOptions,
 ) => string | number | Promise<string | number>;
 
-/** An evaluate function. */
+/** An evaluate function: returns the replicas it asks for (before clamping and stabilisation). */
 export type EvaluateFunction = (
   input: EvaluateInput,
   options: StageOptions,
 ) => Evaluation | Promise<Evaluation>;
 
-/** A hook (preMetric, postEvaluate, preScale...): its result is ignored. */
+/**
+ * A hook: its result is ignored. Its input: MetricInput (preMetric), PostMetricInput
+ * (postMetric), EvaluateInput (preEvaluate), PostEvaluateInput (postEvaluate), ScaleHookInput
+ * (preScale, postScale).
+ */
 export type HookFunction<I> = (input: I, options: StageOptions) => void | Promise<void>;

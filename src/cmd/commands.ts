@@ -38,20 +38,25 @@ one env var per top-level key overriding it (how the operator passes spec.config
 and runs the metric and evaluate stages every interval, scaling the target through
 its /scale subresource. Serves the REST API from apiConfig.`;
 
-const runUsage = `Usage: cpa run [--config config.yaml] [--target TYPE/NAME] [-n NAMESPACE] [--once] [--dry-run]
+const runUsage = `Usage: cpa run [--config config.yaml] [--target TYPE/NAME] [-n NAMESPACE] [--once] [--dry-run] [--root DIR] [--full]
 
 Runs an autoscaler from a local config against the current kubeconfig, without an
 image, printing each stage's input and output: the edit-run loop for autoscaler
-authors. --target (e.g. deployment/web) sets scaleTargetRef; --dry-run never scales;
---once runs a single time and exits non-zero if the run failed.
+authors. --target (e.g. deployment/web) sets scaleTargetRef; --once runs a single
+time and exits non-zero if the run failed. Without --dry-run it scales the target
+for real, with your kubeconfig's credentials.
 
 Options:
   --config PATH       the autoscaler's config (default: config.yaml)
   --target TYPE/NAME  what to scale, as kubectl names it (deployment/web, sts/db)
-  -n, --namespace NS  namespace of the target (default: the kubeconfig context's)
+  -n, --namespace NS  namespace of the target (default: $namespace, else the kubeconfig context's)
   --kubeconfig PATH   kubeconfig to use
   --once              one run, then exit
   --dry-run           evaluate and decide, but never scale
+  --root DIR          DIR stands for the image's /: absolute paths in the stages
+                      (python /metric.py) that exist under DIR are read from there
+  --full              print each stage's input and output whole, JSON indented
+                      (default: one line, cut at 400 characters)
   --log-level LEVEL   the runtime's own JSON logs (default: warn)`;
 
 const validateUsage = `Usage: cpa validate <config.yaml>

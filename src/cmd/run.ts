@@ -1,6 +1,8 @@
 // `cpa run`: runs an autoscaler from a local config.yaml against the current
 // kubeconfig, without building an image, printing each stage's input and output.
 // The edit-run loop of an autoscaler author.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { assemble } from "../autoscaler/assemble.ts";
@@ -11,6 +13,7 @@ import { KubeHttp } from "../kube/http.ts";
 import { sleep, systemClock } from "../lib/clock.ts";
 import { createLogger } from "../lib/log.ts";
 import { UsageError } from "./flags.ts";
+import { rootConfig, type RootedPath } from "./run-root.ts";
 
 export interface RunIo {
   out: (text: string) => void;
@@ -34,6 +37,8 @@ function parse(args: string[]) {
         kubeconfig: { type: "string" },
         once: { type: "boolean", default: false },
         "dry-run": { type: "boolean", default: false },
+        root: { type: "string" },
+        full: { type: "boolean", default: false },
         "log-level": { type: "string", default: "warn" },
       },
     }).values;
@@ -82,7 +87,13 @@ export async function runRun(args: string[], io: RunIo = processIo): Promise<num
     io.err(`${values.config}: ${err.message}\n`);
     return 1;
   }
-  const { config } = loaded;
+  let { config } = loaded;
+  let mapped: RootedPath[] = [];
+  if (values.root !== undefined) {
+    const root = resolve(values.root);
+    if (!existsSync(root)) throw new UsageError(`--root: ${values.root} does not exist`);
+    ({ config, mapped } = rootConfig(config, root, existsSync));
+  }
   // `cpa run` is for trying things: the REST API stays off and no status is reported.
   config.apiConfig = { ...config.apiConfig, enabled: false };
   const log = createLogger("cpa-run", values["log-level"]);
@@ -90,12 +101,14 @@ export async function runRun(args: string[], io: RunIo = processIo): Promise<num
   const dryRun = values["dry-run"];
   io.out(
     `Autoscaling ${config.scaleTargetRef.kind}/${config.scaleTargetRef.name} in ${config.namespace} ` +
-      `(${config.runMode}, min ${config.minReplicas}, max ${config.maxReplicas}${dryRun ? ", dry run: nothing is scaled" : ""})\n`,
+      `(${config.runMode}, min ${config.minReplicas}, max ${config.maxReplicas}${dryRun ? ", dry run: nothing is scaled" : ", scales for real as your kubeconfig's user"})\n`,
   );
+  for (const m of mapped) io.out(`${m.stage}: ${m.from} is read from ${m.to}\n`);
+  const show = values.full ? whole : shorten;
   stages.observe(({ stage, input, output, error, seconds }) => {
-    io.out(`\n── ${stage} (${(seconds * 1000).toFixed(0)} ms)\n   input:  ${shorten(input)}\n`);
+    io.out(`\n── ${stage} (${(seconds * 1000).toFixed(0)} ms)\n   input:  ${show(input)}\n`);
     if (error) io.out(`   FAILED: ${error.message}\n`);
-    else io.out(`   output: ${output === undefined || output === "" ? "(empty)" : shorten(output)}\n`);
+    else io.out(`   output: ${output === undefined || output === "" ? "(empty)" : show(output)}\n`);
   });
   const once = async (): Promise<boolean> => {
     try {
@@ -132,9 +145,21 @@ export async function runRun(args: string[], io: RunIo = processIo): Promise<num
   }
 }
 
-function shorten(text: string, max = 400): string {
+/** One line, cut at max characters: enough to recognise the input without flooding the terminal. */
+export function shorten(text: string, max = 400): string {
   const oneLine = text.replace(/\s*\n\s*/g, " ");
   return oneLine.length > max ? `${oneLine.slice(0, max)}… (${oneLine.length} chars)` : oneLine;
+}
+
+/** The text whole; JSON pretty-printed and indented under its label, so it can be read and copied. */
+export function whole(text: string): string {
+  let pretty = text;
+  try {
+    pretty = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // Not JSON (a script's plain output): as it is.
+  }
+  return pretty.replace(/\n/g, "\n           ");
 }
 
 export type { StageName };

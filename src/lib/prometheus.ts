@@ -7,6 +7,7 @@ type Labels = Record<string, string>;
 
 interface Metric {
   readonly name: string;
+  readonly labelNames: readonly string[];
   /** The metric's lines: # HELP, # TYPE and its samples. */
   render(): string;
 }
@@ -21,6 +22,11 @@ export class Registry {
       throw new Error(`metric ${metric.name} is registered twice`);
     this.#metrics.push(metric);
     if (collect) this.#collectors.push(collect);
+  }
+
+  /** Every metric registered, with its label names (for docs and tests). */
+  describe(): { name: string; labelNames: readonly string[] }[] {
+    return this.#metrics.map((m) => ({ name: m.name, labelNames: m.labelNames }));
   }
 
   /** The exposition of every metric (a promise, so serving code can await it as it would any source). */
@@ -90,6 +96,9 @@ class Series<L extends string, V> {
 
 export class Counter<L extends string = never> implements Metric {
   readonly name: string;
+  get labelNames(): readonly string[] {
+    return this.#series.names;
+  }
   readonly #help: string;
   readonly #series: Series<L, { n: number }>;
 
@@ -114,6 +123,9 @@ export class Counter<L extends string = never> implements Metric {
 
 export class Gauge<L extends string = never> implements Metric {
   readonly name: string;
+  get labelNames(): readonly string[] {
+    return this.#series.names;
+  }
   readonly #help: string;
   readonly #series: Series<L, number>;
 
@@ -141,6 +153,9 @@ export class Gauge<L extends string = never> implements Metric {
 
 export class Histogram<L extends string = never> implements Metric {
   readonly name: string;
+  get labelNames(): readonly string[] {
+    return this.#series.names;
+  }
   readonly #help: string;
   readonly #buckets: readonly number[];
   readonly #series: Series<L, { counts: number[]; sum: number; count: number }>;
@@ -197,6 +212,7 @@ export function processMetrics(registry: Registry, prefix: string): void {
   const cpu = `${prefix}cpu_seconds_total`;
   registry.register({
     name: cpu,
+    labelNames: [],
     render: () => {
       const u = process.cpuUsage();
       return `${header(cpu, "User and system CPU time of the process.", "counter")}${cpu} ${(u.user + u.system) / 1e6}\n`;

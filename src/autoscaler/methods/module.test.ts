@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -191,5 +191,28 @@ describe("module method", () => {
       controller.abort();
     }, 50);
     await assert.rejects(pending, { name: "AbortError" });
+  });
+});
+
+describe("module method: packages", () => {
+  test("a module imports a package installed beside it, as docs/writing-an-autoscaler.md says", async () => {
+    const pkg = join(dir, "node_modules", "queue-math");
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      join(pkg, "package.json"),
+      JSON.stringify({ name: "queue-math", type: "module", exports: "./index.js" }),
+    );
+    writeFileSync(
+      join(pkg, "index.js"),
+      "export const perReplica = (jobs, each) => Math.ceil(jobs / each);\n",
+    );
+    const path = module(
+      "with-package.ts",
+      'import { perReplica } from "queue-math";\n' +
+        "export const evaluate = (input: { metrics: { value: string }[] }) => " +
+        "({ targetReplicas: perReplica(Number(input.metrics[0]?.value), 5) });\n",
+    );
+    const output = await run({ path, export: "evaluate" }, { metrics: [{ resource: "web", value: "12" }] });
+    assert.equal(output, '{"targetReplicas":3}');
   });
 });

@@ -1,0 +1,83 @@
+// The documented commands that no test runs, each with the reason it cannot run
+// here. Every other command in README.md, docs/ and examples/ runs, as written,
+// in a test (hack/doc-commands.ts says how they are found; the check is
+// test/audit/doc-commands.test.ts). hack/doc-commands.test.ts checks that each
+// entry still matches a documented command, and that the npm scripts named
+// here exist, so this list cannot go stale or hide a renamed script.
+
+export interface NotRun {
+  /** The command as documented, or a pattern for a family of them. */
+  command: string | RegExp;
+  /** Why no test runs it. */
+  why: string;
+  /** npm scripts the command runs: each must exist in package.json. */
+  npmScripts?: readonly string[];
+}
+
+export const NOT_RUN: readonly NotRun[] = [
+  // The project's own scripts. CI (.ci/run) runs `npm ci && npm test`, and
+  // `npm test` runs the others by these names; a test cannot run the suite it is in.
+  { command: "npm test", why: "the suite itself; CI runs it (.ci/run)", npmScripts: ["test"] },
+  { command: "npm ci && npm test", why: "what CI runs (.ci/run)", npmScripts: ["test"] },
+  {
+    command: /^npm run (test:unit|test:integration|test:faults|verify)$/,
+    why: "a part of `npm test`, which runs it by this name",
+    npmScripts: ["test:unit", "test:integration", "test:faults", "verify"],
+  },
+  {
+    command: "npm run gen",
+    why: "rewrites the generated files; `npm test` runs its check mode, `npm run verify`",
+    npmScripts: ["gen"],
+  },
+  {
+    command: "npm run image",
+    why: "the image tests build both targets through the same code (hack/image/build.ts)",
+    npmScripts: ["image"],
+  },
+  // These start, stop or take over the local control plane the tests run on.
+  {
+    command: /^npm run (cluster:up|cluster:down|cluster:build)$/,
+    why: "starts, stops or builds the control plane the integration tests themselves run on",
+    npmScripts: ["cluster:up", "cluster:down", "cluster:build"],
+  },
+  {
+    command: 'eval "$(npm run -s cluster:up)"',
+    why: "starts the control plane the integration tests run on",
+    npmScripts: ["cluster:up"],
+  },
+  {
+    command: /^(npm ci && )?npm run demo( -- --keep-running)?$/,
+    why: "the demo is the getting-started guide, which test/integration/getting-started.test.ts follows end to end",
+    npmScripts: ["demo"],
+  },
+  {
+    command: /^npm run bench( .*)?$/,
+    why: "takes 8 to 35 minutes and never fails on a target; its numbers are in docs/benchmarks.md",
+    npmScripts: ["bench"],
+  },
+  // Tools this machine does not have, or places it cannot reach.
+  {
+    command: /^docker build /,
+    why: "no Docker daemon here: the tests build the same Dockerfiles with buildah (hack/image, test/integration/docs.test.ts)",
+  },
+  { command: /^docker push /, why: "no registry to push to from the tests" },
+  { command: /^(kind load docker-image|k3d image import) /, why: "kind and k3d are not installed here" },
+  { command: /^helm /, why: "Helm is not installed here" },
+  // Shown on purpose as what not to do.
+  {
+    command: "kubectl delete -f cluster.yaml",
+    why: "the mistake docs/migrating.md warns against: it deletes the CRD and with it every CPA",
+  },
+  // Not a shell command on the reader's machine.
+  {
+    command: "python3 -m venv /opt/venv",
+    why: "a step of a Dockerfile (docs/migrating.md's venv alternative), run by an image build",
+  },
+];
+
+/** The entry that covers a command, if any. */
+export function notRunEntry(command: string): NotRun | undefined {
+  return NOT_RUN.find((e) =>
+    typeof e.command === "string" ? e.command === command : e.command.test(command),
+  );
+}

@@ -1,0 +1,409 @@
+// docs/migrating.md on the real control plane: an install laid out like the
+// original's (its CRD and operator in one bundle; CPAs with the ServiceAccount,
+// Role, RoleBinding and Pod the original provisioned for each), then the page's
+// removal and install steps, run as written (test/support/doc-shell.ts). Every
+// CPA and every one of its objects must survive; the new operator adopts them,
+// and rolling back keeps them too. The original operator's own Pod is the fake
+// node's: what matters here is what the steps delete, not what it would do.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test, type TestContext } from "node:test";
+import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { parse, parseAllDocuments, stringify } from "yaml";
+import {
+  API_VERSION,
+  GROUP,
+  KIND,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  OWNED_BY_LABEL,
+  PLURAL,
+  POD_HASH_ANNOTATION,
+} from "../../src/api/names.ts";
+import { DocShell } from "../support/doc-shell.ts";
+import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { cleanupOf, repoFile, startOperator } from "../support/processes.ts";
+
+const admin = adminConfig();
+const core = admin.makeApiClient(CoreV1Api);
+const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+const CRD = `${PLURAL}.${GROUP}`;
+const OLD = "custom-pod-autoscaler-operator";
+const CPA = "python-custom-autoscaler";
+const ORIGINAL_URL =
+  "https://github.com/jthomperoo/custom-pod-autoscaler-operator/releases/download/v1.4.2/cluster.yaml";
+
+async function ok(args: string[], input?: string): Promise<string> {
+  const res = await kubectl(args, input);
+  assert.equal(res.code, 0, `kubectl ${args.join(" ")}: ${res.stderr}`);
+  return res.stdout;
+}
+
+/** The rules the original granted its operator and each autoscaler: every verb on what it touched. */
+const everything = (apiGroups: string[], resources: string[]): object => ({
+  apiGroups,
+  resources,
+  verbs: ["*"],
+});
+
+/**
+ * An install like the original's release files: the CRD, the operator's
+ * ServiceAccount, ClusterRole, ClusterRoleBinding and Deployment, in
+ * `namespace`; with `helm`, labelled as a Helm release's objects are.
+ */
+function originalClusterInstall(namespace: string, helm: boolean): object[] {
+  const crd = parse(readFileSync(repoFile("crds", `${GROUP}_${PLURAL}.yaml`), "utf8")) as object;
+  const meta = (name: string, namespaced = true): object => ({
+    name,
+    ...(namespaced ? { namespace } : {}),
+    ...(helm
+      ? {
+          labels: { "app.kubernetes.io/managed-by": "Helm" },
+          annotations: { "meta.helm.sh/release-name": OLD, "meta.helm.sh/release-namespace": namespace },
+        }
+      : {}),
+  });
+  return [
+    crd,
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(`${OLD}-cluster`) },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta(OLD, false),
+      rules: [
+        everything([""], ["pods", "serviceaccounts", "events", "configmaps", "secrets"]),
+        everything(["rbac.authorization.k8s.io"], ["roles", "rolebindings"]),
+        everything(["apps"], ["deployments", "deployments/scale", "replicasets", "statefulsets"]),
+        everything([GROUP], ["*"]),
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: meta(OLD, false),
+      subjects: [{ kind: "ServiceAccount", name: `${OLD}-cluster`, namespace }],
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: OLD },
+    },
+    originalOperatorDeployment(meta(OLD), `${OLD}-cluster`),
+  ];
+}
+
+function originalOperatorDeployment(metadata: object, serviceAccount: string): object {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata,
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { name: OLD } },
+      template: {
+        metadata: { labels: { name: OLD } },
+        spec: {
+          serviceAccountName: serviceAccount,
+          containers: [{ name: OLD, image: "custompodautoscaler/operator:v1.4.2" }],
+        },
+      },
+    },
+  };
+}
+
+/** The original's namespaced install: the same operator with a Role, all named alike, in one namespace. */
+function originalNamespacedInstall(namespace: string): object[] {
+  const meta = { name: OLD, namespace };
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: meta,
+      rules: [
+        everything([""], ["pods", "serviceaccounts"]),
+        everything(["rbac.authorization.k8s.io"], ["roles", "rolebindings"]),
+        everything([GROUP], ["*"]),
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: meta,
+      subjects: [{ kind: "ServiceAccount", name: OLD }],
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: OLD },
+    },
+    originalOperatorDeployment(meta, OLD),
+  ];
+}
+
+/** Where Helm 3 keeps a release: a Secret labelled with its name. */
+function helmReleaseSecret(namespace: string): object {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "helm.sh/release.v1",
+    metadata: {
+      name: `sh.helm.release.v1.${OLD}.v1`,
+      namespace,
+      labels: { owner: "helm", name: OLD, status: "deployed", version: "1" },
+    },
+    data: { release: Buffer.from("a release").toString("base64") },
+  };
+}
+
+const yamlOf = (objects: object[]): string => objects.map((o) => `---\n${stringify(o)}`).join("");
+
+interface Provisioned {
+  namespace: string;
+  uids: Record<"cpa" | "serviceaccount" | "role" | "rolebinding", string>;
+}
+
+/**
+ * The guide's app and CPA in a namespace, with what the original operator
+ * made for it: its ServiceAccount, a Role granting every verb, the binding,
+ * and the autoscaler Pod, each controlled by the CPA.
+ */
+async function cpaAsTheOriginalLeftIt(t: TestContext): Promise<Provisioned> {
+  const namespace = await testNamespace(t);
+  await ok(["apply", "-n", namespace, "-f", repoFile("examples", "getting-started", "deployment.yaml")]);
+  await ok(["apply", "-n", namespace, "-f", repoFile("examples", "getting-started", "cpa.yaml")]);
+  const uid = (await ok(["get", "cpa", CPA, "-n", namespace, "-o", "jsonpath={.metadata.uid}"])).trim();
+  const metadata = {
+    name: CPA,
+    namespace,
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [OWNED_BY_LABEL]: CPA },
+    ownerReferences: [
+      { apiVersion: API_VERSION, kind: KIND, name: CPA, uid, controller: true, blockOwnerDeletion: true },
+    ],
+  };
+  const target = { kind: "Deployment", name: "hello-kubernetes", apiVersion: "apps/v1" };
+  await ok(
+    ["apply", "-f", "-"],
+    yamlOf([
+      { apiVersion: "v1", kind: "ServiceAccount", metadata },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata,
+        rules: [
+          everything([""], ["pods", "replicationcontrollers", "replicationcontrollers/scale"]),
+          everything(["apps"], ["deployments", "deployments/scale", "replicasets", "replicasets/scale"]),
+        ],
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata,
+        subjects: [{ kind: "ServiceAccount", name: CPA, namespace }],
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CPA },
+      },
+      {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata,
+        spec: {
+          serviceAccountName: CPA,
+          containers: [
+            {
+              name: CPA,
+              image: "python-custom-autoscaler:latest",
+              env: [
+                { name: "scaleTargetRef", value: JSON.stringify(target) },
+                { name: "namespace", value: namespace },
+                { name: "interval", value: "10000" },
+              ],
+            },
+          ],
+        },
+      },
+    ]),
+  );
+  const uidOf = async (kind: string): Promise<string> =>
+    (await ok(["get", kind, CPA, "-n", namespace, "-o", "jsonpath={.metadata.uid}"])).trim();
+  return {
+    namespace,
+    uids: {
+      cpa: uid,
+      serviceaccount: await uidOf("serviceaccount"),
+      role: await uidOf("role"),
+      rolebinding: await uidOf("rolebinding"),
+    },
+  };
+}
+
+/** The CPA and its ServiceAccount, Role and RoleBinding are the very same objects, and its Pod is there. */
+async function assertKept(cpa: Provisioned, when: string): Promise<void> {
+  for (const [kind, uid] of Object.entries(cpa.uids)) {
+    const res = await kubectl(["get", kind, CPA, "-n", cpa.namespace, "-o", "jsonpath={.metadata.uid}"]);
+    assert.equal(res.code, 0, `${when}: the ${kind} of ${cpa.namespace}/${CPA} is gone: ${res.stderr}`);
+    assert.equal(res.stdout.trim(), uid, `${when}: the ${kind} of ${cpa.namespace}/${CPA} was replaced`);
+  }
+  await core.readNamespacedPod({ name: CPA, namespace: cpa.namespace });
+}
+
+/** The new operator has taken the CPA over: its Pod rebuilt once, its Role narrowed, the rest kept. */
+async function adopted(cpa: Provisioned): Promise<void> {
+  await eventually(
+    `the new operator to adopt ${cpa.namespace}/${CPA}`,
+    async () => {
+      const pod = await core.readNamespacedPod({ name: CPA, namespace: cpa.namespace });
+      const role = await rbac.readNamespacedRole({ name: CPA, namespace: cpa.namespace });
+      const narrowed = (role.rules ?? []).every((r) => !r.verbs.includes("*"));
+      return pod.metadata?.annotations?.[POD_HASH_ANNOTATION] && narrowed ? true : undefined;
+    },
+    60_000,
+  );
+  await assertKept(cpa, "after the new operator adopted it");
+}
+
+before(async () => {
+  // A cluster with no cpa at all: what earlier suites installed goes, CRD included.
+  await ok(["delete", "-f", repoFile("config", "cluster.yaml"), "--ignore-not-found", "--wait=true"]);
+  await eventually("the CRD to be gone", async () =>
+    (await kubectl(["get", "crd", CRD, "--ignore-not-found", "-o", "name"])).stdout.trim() === ""
+      ? true
+      : undefined,
+  );
+});
+
+after(async () => {
+  // What the rollback put back, less the CRD, which later suites install over.
+  await kubectl([
+    "delete",
+    "deployment,serviceaccount",
+    "-n",
+    "default",
+    OLD,
+    `${OLD}-cluster`,
+    "--ignore-not-found",
+  ]);
+  await kubectl(["delete", "clusterrolebinding,clusterrole", OLD, "--ignore-not-found"]);
+  await kubectl(["delete", "secret", "-n", "default", "-l", `owner=helm,name=${OLD}`, "--ignore-not-found"]);
+});
+
+describe("docs/migrating.md", () => {
+  test("from a cluster-wide Helm install: back up, remove the old operator, install ours, roll back; no CPA or object is lost", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "cpa-migration-"));
+    const original = join(dir, "original-cluster.yaml");
+    writeFileSync(original, yamlOf(originalClusterInstall("default", true)));
+    await ok(["apply", "-f", original]);
+    await ok(["apply", "-f", "-"], yamlOf([helmReleaseSecret("default")]));
+    await ok(["wait", "--for=condition=Established", `crd/${CRD}`]);
+    const cpas = [await cpaAsTheOriginalLeftIt(t), await cpaAsTheOriginalLeftIt(t)];
+
+    // The reader works from a folder of their own, and a checkout for our bundle.
+    const [first] = cpas;
+    assert.ok(first);
+    const work = DocShell.of(t, { namespace: first.namespace, cwd: dir });
+    const checkout = DocShell.of(t, { namespace: first.namespace });
+
+    const found = await work.run(
+      "kubectl get deployments -A --field-selector metadata.name=custom-pod-autoscaler-operator",
+    );
+    assert.match(found.stdout, /^default\s+custom-pod-autoscaler-operator\s/m);
+    await work.run("kubectl get cpa -A -o yaml > cpa-backup.yaml");
+    const backup = parse(readFileSync(join(dir, "cpa-backup.yaml"), "utf8")) as { items: unknown[] };
+    assert.equal(backup.items.length, cpas.length);
+
+    await work.run("kubectl delete secret -n default -l owner=helm,name=custom-pod-autoscaler-operator");
+    await work.run("kubectl delete deployment custom-pod-autoscaler-operator -n default");
+    await work.run("kubectl delete serviceaccount custom-pod-autoscaler-operator-cluster -n default");
+    await work.run("kubectl delete clusterrolebinding custom-pod-autoscaler-operator");
+    await work.run("kubectl delete clusterrole custom-pod-autoscaler-operator");
+    const leftovers = await kubectl([
+      "get",
+      "secret,deployment,serviceaccount",
+      "-n",
+      "default",
+      "-o",
+      "name",
+    ]);
+    assert.doesNotMatch(leftovers.stdout, /custom-pod-autoscaler-operator|sh\.helm\.release/);
+    // Between the steps: no operator, and everything still there.
+    await ok(["get", "crd", CRD]);
+    for (const cpa of cpas) await assertKept(cpa, "after removing the old operator");
+
+    await checkout.run("kubectl apply -f config/cluster.yaml");
+    // Its Deployment would get Pods on the fake node that run nothing: none, as the other suites leave it.
+    await ok(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
+    // The bundle's Deployment would run it; here it runs beside the fake node, as its ServiceAccount.
+    const operator = await startOperator(cleanupOf(t));
+    for (const cpa of cpas) await adopted(cpa);
+    const listed = await work.run("kubectl get cpa -A");
+    for (const cpa of cpas) assert.match(listed.stdout, new RegExp(`^${cpa.namespace}\\s+${CPA}\\s`, "m"));
+    await work.run("kubectl get cpa");
+    await operator.stop();
+
+    // Rolling back: ours goes, the CRD and the CPAs stay, the original comes back.
+    await checkout.run("kubectl delete -f config/cluster.yaml -l app.kubernetes.io/part-of=cpa");
+    await checkout.run(
+      "kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy cpa-requester-rights",
+    );
+    await ok(["get", "crd", CRD]);
+    for (const cpa of cpas) await assertKept(cpa, "after removing the new operator");
+    // The release file is on GitHub; here, the laid-out one stands for it.
+    await work.run(`kubectl apply -f ${ORIGINAL_URL}`, { substitute: { [ORIGINAL_URL]: original } });
+    for (const cpa of cpas) await assertKept(cpa, "after applying the original's cluster.yaml again");
+    await work.run("kubectl delete role NAME -n NAMESPACE", {
+      substitute: { NAME: CPA, NAMESPACE: first.namespace },
+    });
+
+    // The backup brings back a CPA that was lost; for one still there, changed since, it reports a conflict.
+    await ok(["delete", "cpa", CPA, "-n", first.namespace, "--wait=true"]);
+    const restored = await work.run("kubectl apply -f cpa-backup.yaml", { code: 1 });
+    assert.match(restored.stdout, new RegExp(`${CPA} created`));
+    assert.match(restored.stderr, /Conflict/);
+    await ok(["get", "cpa", CPA, "-n", first.namespace]);
+  });
+
+  test("from a namespaced install: its objects go by name, ours comes in, the CPA and its objects stay", async (t) => {
+    await ok(["apply", "-f", repoFile("crds", `${GROUP}_${PLURAL}.yaml`)]);
+    await ok(["wait", "--for=condition=Established", `crd/${CRD}`]);
+    const cpa = await cpaAsTheOriginalLeftIt(t);
+    await ok(["apply", "-f", "-"], yamlOf(originalNamespacedInstall(cpa.namespace)));
+    const sh = DocShell.of(t, { namespace: cpa.namespace });
+    const team = { "my-team": cpa.namespace };
+    await sh.run(
+      "kubectl delete deployment,serviceaccount,rolebinding,role custom-pod-autoscaler-operator -n my-team",
+      { substitute: team },
+    );
+    const left = await kubectl([
+      "get",
+      "deployment,serviceaccount,rolebinding,role",
+      "-n",
+      cpa.namespace,
+      "-o",
+      "name",
+    ]);
+    assert.doesNotMatch(left.stdout, new RegExp(OLD));
+    await assertKept(cpa, "after removing the old operator");
+    await sh.run("kubectl apply -n my-team -f config/namespaced.yaml", { substitute: team });
+    const operator = await startOperator(cleanupOf(t), [`--namespace=${cpa.namespace}`], cpa.namespace);
+    await adopted(cpa);
+    await operator.stop();
+    // Rolling back removes ours as carefully.
+    await sh.run("kubectl delete -n my-team -f config/namespaced.yaml -l app.kubernetes.io/part-of=cpa", {
+      substitute: team,
+    });
+    const ours = await kubectl([
+      "get",
+      "deployment,serviceaccount,rolebinding,role",
+      "-n",
+      cpa.namespace,
+      "-o",
+      "name",
+    ]);
+    assert.doesNotMatch(ours.stdout, /cpa-operator/);
+    await ok(["get", "crd", CRD]);
+    await assertKept(cpa, "after removing the new operator");
+  });
+
+  test("the Role to bring with provisionRole: false is one the API server accepts", async (t) => {
+    const namespace = await testNamespace(t);
+    const page = readFileSync(repoFile("docs", "migrating.md"), "utf8");
+    const block = /```yaml\n(apiVersion: rbac[\s\S]*?)```/.exec(page);
+    assert.ok(block?.[1], "no Role in docs/migrating.md");
+    const [role] = parseAllDocuments(block[1]).map((d) => d.toJS() as { kind: string });
+    assert.equal(role?.kind, "Role");
+    await ok(["apply", "--dry-run=server", "-n", namespace, "-f", "-"], block[1]);
+  });
+});

@@ -20,10 +20,12 @@ import {
   type Cluster,
 } from "./kube.ts";
 import { installOperator, measureFloor, provision } from "./operator.ts";
-import { measureImports, measureSpawnCost } from "./imports.ts";
+import { startMetricsApi } from "../../test/support/metrics-api.ts";
+import { measureCacheCost, measureImports, measureSpawnCost } from "./imports.ts";
 import { prepareOriginals } from "./original.ts";
 import {
   createRunnerAccount,
+  grantMetricsRead,
   measureApiRuns,
   measureIdle,
   measureProcessJitter,
@@ -146,7 +148,7 @@ function parseOptions(args: string[]): Options {
     methods: (values.methods?.split(",") ?? METHOD_KINDS).filter((m): m is MethodKind =>
       (METHOD_KINDS as readonly string[]).includes(m),
     ),
-    modes: values.modes?.split(",") ?? TARGETS.map((t) => t.mode),
+    modes: values.modes?.split(",") ?? [...TARGETS.map((t) => t.mode), K8S_METRICS_MODE],
   };
 }
 
@@ -246,6 +248,64 @@ async function runtimeSuite(
   }
 }
 
+/** The side-by-side mode with a Resource metric from metrics.k8s.io (per-pod 10, sh). */
+const K8S_METRICS_MODE = "per-pod 10 + kubernetesMetricSpecs";
+
+/**
+ * A dry-run evaluation that also gathers a Resource metric (CPU, AverageValue)
+ * for the 10 Pods of a target, served by the tests' metrics API server through
+ * the aggregation layer: both runtimes read the same metrics.
+ */
+async function kubernetesMetricsSideBySide(
+  cluster: Cluster,
+  namespace: string,
+  work: WorkDir,
+  serverUrl: string,
+  goBinary: string | undefined,
+  runtimes: Runtime[],
+  opts: Options,
+  results: Results,
+): Promise<void> {
+  const target = TARGETS.find((t) => t.mode === "per-pod 10");
+  if (!target) return;
+  log("side by side: serving metrics.k8s.io for the per-pod 10 target");
+  const api = await startMetricsApi(cluster.kc);
+  try {
+    await grantMetricsRead(cluster, namespace);
+    const pods = await cluster.http.request<{ items: { metadata: { name: string } }[] }>(
+      "GET",
+      `/api/v1/namespaces/${namespace}/pods`,
+      { query: { labelSelector: `app=${target.name}` } },
+    );
+    api.state.pods[namespace] = Object.fromEntries(
+      pods.items.map((p) => [p.metadata.name, { app: { cpu: "100m", memory: "64Mi" } }]),
+    );
+    const extra = {
+      kubernetesMetricSpecs: [
+        {
+          type: "Resource",
+          resource: { name: "cpu", target: { type: "AverageValue", averageValue: "100m" } },
+        },
+      ],
+      requireKubernetesMetrics: true,
+    };
+    for (const runtime of runtimes) {
+      log(`side by side: ${runtime}, sh, ${K8S_METRICS_MODE}: REST API dry-run evaluations`);
+      results.api.push(
+        await measureApiRuns(cluster, runtime, goBinary, namespace, work, serverUrl, "sh", target, {
+          requests: opts.apiRequests,
+          warmup: 5,
+          budgetSeconds: opts.apiBudgetSeconds,
+          extra,
+          mode: K8S_METRICS_MODE,
+        }),
+      );
+    }
+  } finally {
+    await api.close();
+  }
+}
+
 async function processSuite(
   cluster: Cluster,
   namespace: string,
@@ -270,6 +330,8 @@ async function processSuite(
       }
     }
   }
+  if (opts.modes.includes(K8S_METRICS_MODE))
+    await kubernetesMetricsSideBySide(cluster, namespace, work, serverUrl, goBinary, runtimes, opts, results);
   for (const runtime of opts.jitterCycles > 0 ? runtimes : []) {
     log(`process: ${runtime} loop jitter, ${opts.jitterCycles} cycles at 1 s`);
     results.processJitter.push(
@@ -332,6 +394,8 @@ async function benchmark(cluster: Cluster, opts: Options, results: Results): Pro
   log("installing config/cluster.yaml (the operator's Deployment scaled to 0: it runs as a local process)");
   await installOperator(cluster);
   if (suites.has("operator")) {
+    log("operator: heap per cached object");
+    results.cache = measureCacheCost();
     log("floor: loopback create latency");
     results.floor = await measureFloor(cluster);
     const operatorOptions = {

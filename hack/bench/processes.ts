@@ -28,6 +28,32 @@ export interface RuntimeProcess {
   stop(): Promise<void>;
 }
 
+/** Lets the runner read the resource metrics API in the namespace (edit does not). */
+export async function grantMetricsRead(cluster: Cluster, namespace: string): Promise<void> {
+  const rbac = "/apis/rbac.authorization.k8s.io/v1";
+  await cluster.http
+    .request("POST", `${rbac}/namespaces/${namespace}/roles`, {
+      body: {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "bench-metrics" },
+        rules: [{ apiGroups: ["metrics.k8s.io"], resources: ["pods"], verbs: ["get", "list"] }],
+      },
+    })
+    .catch(() => undefined);
+  await cluster.http
+    .request("POST", `${rbac}/namespaces/${namespace}/rolebindings`, {
+      body: {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: "bench-metrics" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "bench-metrics" },
+        subjects: [{ kind: "ServiceAccount", name: RUNNER_SA, namespace }],
+      },
+    })
+    .catch(() => undefined);
+}
+
 /** A ServiceAccount that may read and scale the namespace's workloads (ClusterRole edit). */
 export async function createRunnerAccount(cluster: Cluster, namespace: string): Promise<void> {
   await cluster.http.request("POST", `/api/v1/namespaces/${namespace}/serviceaccounts`, {
@@ -135,11 +161,19 @@ export async function measureApiRuns(
   serverUrl: string,
   method: MethodKind,
   target: TargetSpec,
-  opts: { requests: number; warmup: number; budgetSeconds: number },
+  opts: {
+    requests: number;
+    warmup: number;
+    budgetSeconds: number;
+    /** More config keys (kubernetesMetricSpecs), and the mode's name in reports then. */
+    extra?: Record<string, unknown>;
+    mode?: string;
+  },
 ): Promise<ApiRunResult> {
   // A one-hour interval: only the API runs cycles while we measure.
   const config = runtimeConfig(namespace, target, stageMethods(method, target, work, serverUrl), {
     interval: 3_600_000,
+    ...opts.extra,
   });
   const rt = await startRuntime(cluster, runtime, goBinary, namespace, work, config);
   const times: number[] = [];
@@ -162,7 +196,13 @@ export async function measureApiRuns(
   } finally {
     await rt.stop();
   }
-  return { runtime, method, mode: target.mode, requests: times.length, ms: roundSummary(summarize(times)) };
+  return {
+    runtime,
+    method,
+    mode: opts.mode ?? target.mode,
+    requests: times.length,
+    ms: roundSummary(summarize(times)),
+  };
 }
 
 export interface ProcessJitterResult {

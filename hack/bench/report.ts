@@ -4,7 +4,7 @@
 import type { FloorResult, ProvisionResult } from "./operator.ts";
 import type { Originals } from "./original.ts";
 import type { ApiRunResult, IdleResult, ProcessJitterResult, ReactionResult } from "./processes.ts";
-import type { ImportCost, SpawnCost } from "./imports.ts";
+import type { CacheCost, ImportCost, SpawnCost } from "./imports.ts";
 import type { JitterResult, OverheadResult } from "./runtime.ts";
 import { round } from "./stats.ts";
 
@@ -38,6 +38,8 @@ export interface Results {
   imports?: ImportCost[];
   /** One spawn of /bin/true from processes of growing size. */
   spawn?: SpawnCost[];
+  /** Heap per object in the operator's caches, as sent and as kept. */
+  cache?: CacheCost[];
   originals?: Originals;
   errors: string[];
 }
@@ -367,6 +369,14 @@ function costSections(r: Results): [string, string][] {
       table(
         ["module", "RSS MB", "import ms"],
         r.imports.map((i) => [i.module, i.rssMb, i.ms]),
+      ),
+    ]);
+  if (r.cache)
+    out.push([
+      "Operator: heap per cached object, as the API sends it and as the cache keeps it",
+      table(
+        ["kind", "as sent, bytes", "as kept, bytes"],
+        r.cache.map((c) => [c.kind, c.rawBytes, c.keptBytes]),
       ),
     ]);
   if (r.spawn)

@@ -21,22 +21,26 @@ RUN npm ci --omit=dev --ignore-scripts \
  && rm -rf node_modules/@types \
  && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete
 
-# The sources compiled to JavaScript, so nothing is type-stripped at start
-# (users' own .ts modules still are, by Node, when the module method loads them).
+# The sources type-checked and compiled to JavaScript (tsc), so nothing is
+# type-stripped at start (users' own .ts modules still are, by Node, when the
+# module method loads them), then bundled: one file per command and the chunks
+# they share, dependencies included (hack/bundle.ts says why).
 FROM ${NODE_IMAGE} AS compile
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY hack/bundle.ts hack/
 COPY src/ src/
 RUN npm run build
 
-# The app: the launcher, the compiled sources, production dependencies.
+# The app: the launcher, the bundle, production dependencies (of which the
+# bundle loads only @kubernetes/client-node, and that only outside a cluster).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
 COPY --from=deps /opt/cpa/node_modules node_modules/
-COPY --from=compile /opt/cpa/dist dist/
+COPY --from=compile /opt/cpa/dist/bundle dist/bundle/
 COPY bin/ bin/
 
 # What both targets share, the app excepted: the app goes in last in each

@@ -16,6 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
+import { isBuiltin } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -154,7 +155,7 @@ describe("the image's files", () => {
     assert.deepEqual(unloaded.slice(0, 5), []);
   });
 
-  test("ships every source file compiled (no test, no TypeScript), the launcher and the package files, and nothing else", () => {
+  test("ships the launcher, the bundle (one file per command and the chunks they share) and the package files, and nothing else", () => {
     assert.deepEqual(readdirSync(app()).sort(), [
       "bin",
       "dist",
@@ -162,12 +163,23 @@ describe("the image's files", () => {
       "package-lock.json",
       "package.json",
     ]);
-    const testOnly = /\.test\.ts$|(^|\/)(fake-clock|fixtures|test-fixtures)\.ts$/;
-    const compiled = files(join(repoRoot, "src"))
-      .filter((f) => !testOnly.test(f) && !f.endsWith(".d.ts"))
-      .map((f) => f.replace(/\.ts$/, ".js"))
-      .sort();
-    assert.deepEqual(files(app("dist")), compiled);
+    const commands = ["autoscaler.js", "main.js", "operator.js", "run.js", "validate.js"];
+    const bundle = files(app("dist"));
+    assert.deepEqual(
+      bundle.filter((f) => !/^bundle\/chunk-[A-Z0-9]+\.js$/.test(f)),
+      commands.map((c) => `bundle/${c}`),
+    );
+    // The bundle carries its dependencies: nothing it loads resolves from node_modules but client-node.
+    for (const f of bundle) {
+      const text = readFileSync(app("dist", f), "utf8");
+      const specifiers = [...text.matchAll(/(?:from|import\()\s*"([^"]+)"/g)].map((m) => m[1] ?? "");
+      const bare = specifiers.filter((s) => !s.startsWith("./") && !isBuiltin(s));
+      assert.deepEqual(
+        [...new Set(bare)].filter((s) => s !== "@kubernetes/client-node"),
+        [],
+        f,
+      );
+    }
     assert.deepEqual(files(app("bin")), files(join(repoRoot, "bin")));
   });
 

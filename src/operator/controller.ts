@@ -12,10 +12,11 @@ import type { ServiceAccountRef } from "../kube/identity.ts";
 import { Informer } from "../kube/informer.ts";
 import { keyOf, type KubeObject } from "../kube/objects.ts";
 import { runWorkers, WorkQueue } from "../kube/work-queue.ts";
-import { Pods, RoleBindings, Roles, ServiceAccounts, Writer } from "../kube/writes.ts";
+import { Pods, RoleBindings, Roles, ServiceAccounts, Writer, type ResourceType } from "../kube/writes.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
 import type { OperatorMetrics } from "../lib/metrics.ts";
 import { keepFor } from "./cache.ts";
+import { Expectations } from "./expectations.ts";
 import { StatusLane } from "./status-lane.ts";
 import { controllerOf } from "./ownership.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
@@ -105,14 +106,22 @@ export class Controller {
     cpas.onChange((cpa) => {
       this.queue.add(keyOf(cpa));
     });
-    for (const i of [serviceAccounts, roles, roleBindings, pods] as Informer<KubeObject>[]) {
-      i.onChange((obj) => {
+    // Events on owned objects: the cache now shows the operator's own create
+    // (expectations.ts), and the owning CPA reconciles.
+    const expectations = new Expectations(clock);
+    const onOwned =
+      (type: ResourceType) =>
+      (obj: KubeObject): void => {
+        expectations.observed(Expectations.key(type.resource, obj.metadata?.namespace, obj.metadata?.name));
         const owner = controllerOf(obj);
         if (owner?.kind === KIND && owner.apiVersion.startsWith(`${GROUP}/`)) {
           this.queue.add(`${obj.metadata?.namespace ?? ""}/${owner.name}`);
         }
-      });
-    }
+      };
+    serviceAccounts.onChange(onOwned(ServiceAccounts));
+    roles.onChange(onOwned(Roles));
+    roleBindings.onChange(onOwned(RoleBindings));
+    pods.onChange(onOwned(Pods));
 
     const discovery = new Discovery(http);
     const writer = new Writer(http, FIELD_MANAGER);
@@ -151,6 +160,7 @@ export class Controller {
       log,
       now: () => new Date(clock.now()),
       operatorServiceAccount: this.#opts.serviceAccount,
+      expectations,
     };
 
     const informersDone = Promise.all(this.#informers.map((i) => i.run(signal)));

@@ -29,6 +29,7 @@ import {
 } from "../kube/writes.ts";
 import type { ServiceAccountRef } from "../kube/identity.ts";
 import { desiredPod, podName, podServiceAccountName } from "./desired/pod.ts";
+import { Expectations } from "./expectations.ts";
 import { desiredRole } from "./desired/role.ts";
 import { desiredRoleBinding } from "./desired/role-binding.ts";
 import { desiredServiceAccount } from "./desired/service-account.ts";
@@ -59,6 +60,8 @@ export interface ReconcileDeps {
   operatorServiceAccount?: ServiceAccountRef | undefined;
   /** Hands a CPA's new status to be written (status-lane.ts); without it, the pass writes it itself. */
   submitStatus?: (key: string, body: object) => void;
+  /** Creates the caches have yet to show (expectations.ts); without it, every miss creates. */
+  expectations?: Expectations;
 }
 
 export interface ReconcileResult {
@@ -236,7 +239,8 @@ async function ensure(
 ): Promise<Ensured> {
   const what = `${desired.kind ?? type.resource} ${desired.metadata?.name ?? ""}`;
   try {
-    const live = cached ?? (await createOrRead(pass, type, desired));
+    const live =
+      cached ?? (justCreated(pass, type, desired) ? undefined : await createOrRead(pass, type, desired));
     if (!live) return "ours";
     if (isOwnershipProblem(pass, live, what, ownershipAdvice(type))) return "not-ours";
     await update(pass, type, live, desired, what);
@@ -353,6 +357,12 @@ async function update(
   pass.actions.push({ reason: "Updated", message: `Updated ${what} (${changed.join(", ")})` });
 }
 
+/** Whether this operator created the object moments ago and its cache has yet to show it. */
+function justCreated(pass: Pass, type: ResourceType, desired: KubeObject): boolean {
+  const key = Expectations.key(type.resource, pass.cpa.metadata.namespace, desired.metadata?.name);
+  return pass.deps.expectations?.pending(key) ?? false;
+}
+
 /** Creates the object; if one of that name already exists, returns it for the ownership check. */
 async function createOrRead(
   pass: Pass,
@@ -363,6 +373,7 @@ async function createOrRead(
   const name = desired.metadata?.name ?? "";
   try {
     await pass.deps.writer.create(type, ns, desired);
+    pass.deps.expectations?.created(Expectations.key(type.resource, ns, name));
     pass.log.info({ object: `${desired.kind ?? ""} ${name}` }, `Created ${desired.kind ?? ""}`);
     pass.actions.push({ reason: "Created", message: `Created ${desired.kind ?? type.resource} ${name}` });
     return undefined;
@@ -402,7 +413,10 @@ async function reconcilePod(
   if (!provision || serviceAccount === undefined) return { state: "not-provisioned" };
   const desired = desiredPod(cpa, serviceAccount);
   const live = pass.deps.pods.get(`${cpa.metadata.namespace}/${name}`);
-  return live ? await livePodState(pass, live, desired, name) : await createPod(pass, desired, name);
+  if (live) return await livePodState(pass, live, desired, name);
+  if (justCreated(pass, Pods, desired))
+    return { state: "pending", name, message: pendingMessage(name, undefined) };
+  return await createPod(pass, desired, name);
 }
 
 /** Deletes the Pods this CPA made, but the one named keep. */

@@ -130,6 +130,13 @@ async function settledWrites(operator: Operator): Promise<number> {
   }
 }
 
+/** Creates the operator sent that the apiserver answered 409 AlreadyExists (or Conflict), from its /metrics. */
+async function createConflicts(op: Operator): Promise<number> {
+  const text = await (await fetch(op.metricsUrl)).text();
+  const m = /^cpa_kube_requests_total\{(?=[^}]*method="POST")(?=[^}]*code="409")[^}]*\} (\d+)$/m.exec(text);
+  return Number(m?.[1] ?? 0);
+}
+
 let operator: Operator;
 // Processes started outside a test (in before()) are stopped when the whole file is done.
 const cleanups: (() => Promise<void>)[] = [];
@@ -194,6 +201,20 @@ describe("provisioning the seed guide's CustomPodAutoscaler", () => {
       row ?? "",
       new RegExp(`^${NAME}\\s+Deployment/hello-kubernetes\\s+True\\s+AutoscalerRunning\\s+${NAME}\\s`),
     );
+  });
+
+  test("CPAs applied at once: no object is created twice while the operator's cache catches up (no create answered 409)", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, SEED_DEPLOYMENT);
+    const before = await createConflicts(operator);
+    const names = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+    const manifests = names.map((n) =>
+      SEED_CPA.replace(`metadata:\n  name: ${NAME}`, `metadata:\n  name: ${n}`),
+    );
+    await apply(namespace, manifests.join("\n---\n"));
+    for (const n of names) await readyPod(namespace, n);
+    // Its own creates reach its caches through the watch, moments later: reconciles in between must not create again.
+    assert.equal((await createConflicts(operator)) - before, 0);
   });
 
   test("the Role grants the autoscaler its target and /scale, and nothing else of the namespace", async (t) => {

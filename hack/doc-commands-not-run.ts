@@ -51,9 +51,13 @@ export const NOT_RUN: readonly NotRun[] = [
     npmScripts: ["demo"],
   },
   {
-    command: /^npm run bench( .*)?$/,
+    command: /^(CPA_ORIGINAL_OPERATOR=\S+ CPA_ORIGINAL_RUNTIME=\S+ )?npm run bench( .*)?$/,
     why: "takes 8 to 35 minutes and never fails on a target; its numbers are in docs/benchmarks.md",
     npmScripts: ["bench"],
+  },
+  {
+    command: /^git (clone https:\/\/github\.com\/jthomperoo\/\S+ \S+|-C \S+ checkout v[\d.]+)$/,
+    why: "fetches the original Go implementations from GitHub for the side-by-side benchmark; tests never need them",
   },
   // Tools this machine does not have, or places it cannot reach.
   {

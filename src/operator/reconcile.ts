@@ -181,8 +181,13 @@ function pendingJustCreated(pod: PodState, pass: Pass): number | undefined {
   if (pod.state !== "pending" || pass.problems.length > 0) return undefined;
   const live = pass.deps.pods.get(`${pass.cpa.metadata.namespace}/${pod.name}`);
   const created = live?.metadata?.creationTimestamp;
-  // Created in this very pass: not in the cache yet.
-  if (!live) return pass.actions.some((a) => a.reason === "Created") ? PENDING_COALESCE_MS : undefined;
+  // Created in this very pass, or in one moments ago: not in the cache yet.
+  if (!live) {
+    const created = pass.actions.some((a) => a.reason === "Created");
+    return created || justCreated(pass, Pods, { metadata: { name: pod.name } })
+      ? PENDING_COALESCE_MS
+      : undefined;
+  }
   const age = pass.deps.now().getTime() - (created ? new Date(created).getTime() : 0);
   return age < PENDING_COALESCE_MS ? PENDING_COALESCE_MS - age : undefined;
 }

@@ -30,6 +30,11 @@ export const NOT_RUN: readonly NotRun[] = [
     npmScripts: ["gen"],
   },
   {
+    command: "npm run build",
+    why: "the image's compile stage runs it (the image tests build the Dockerfile), and so does the benchmark",
+    npmScripts: ["build"],
+  },
+  {
     command: "npm run image",
     why: "the image tests build both targets through the same code (hack/image/build.ts)",
     npmScripts: ["image"],

@@ -134,7 +134,7 @@ function deployment(namespace: string | undefined, watchOwnNamespace: boolean): 
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10 },
               readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
               // Measured (docs/benchmarks.md): 69 MB idle, 99 MB at peak provisioning 500 CPAs,
-              // about 60 KB more per CPA; the limit leaves room for a few thousand.
+              // about 63 KB more per CPA: the limit holds about 3,000 at that rate.
               resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "256Mi" } },
               securityContext: {
                 allowPrivilegeEscalation: false,

@@ -94,10 +94,16 @@ async function allReady(namespace: string, want: number, timeoutMs = 120_000): P
     `${want} CPAs Ready in ${namespace}`,
     async () => {
       const items = await listCpas(namespace);
-      const ready = items.filter((c) =>
-        c.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"),
+      const notReady = items.filter(
+        (c) => !c.status?.conditions?.some((x) => x.type === "Ready" && x.status === "True"),
       );
-      return items.length === want && ready.length === want ? true : undefined;
+      if (items.length === want && notReady.length === 0) return true;
+      // What a timeout reports: which CPAs are not Ready, and what their status says.
+      const says = notReady.map((c) => {
+        const r = c.status?.conditions?.find((x) => x.type === "Ready");
+        return `${c.metadata.name}: ${r ? `${r.status} ${r.reason}: ${r.message}` : "no Ready condition"}`;
+      });
+      throw new Error(`${items.length} CPAs; not Ready: ${says.join("; ")}`);
     },
     timeoutMs,
     500,

@@ -183,8 +183,8 @@ function pendingJustCreated(pod: PodState, pass: Pass): number | undefined {
   const created = live?.metadata?.creationTimestamp;
   // Created in this very pass, or in one moments ago: not in the cache yet.
   if (!live) {
-    const created = pass.actions.some((a) => a.reason === "Created");
-    return created || justCreated(pass, Pods, { metadata: { name: pod.name } })
+    const createdNow = pass.actions.some((a) => a.reason === "Created");
+    return createdNow || justCreated(pass, Pods, { metadata: { name: pod.name } })
       ? PENDING_COALESCE_MS
       : undefined;
   }

@@ -175,27 +175,13 @@ async function startOurs(cluster: Cluster, opts: OperatorBenchOptions): Promise<
       ],
     },
   };
-  const proc = await runPodLocally(pod, {}, cluster.kc);
-  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  await waitFor(
-    "our operator to be ready",
-    async () => {
-      if (proc.child.exitCode !== null)
-        throw new Error(`it exited (${proc.child.exitCode}):\n${proc.output().slice(-2000)}`);
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-      return res?.ok ? true : undefined;
-    },
-    60_000,
-    200,
-  );
-  return {
+  return runOperatorPod(cluster, pod, {
     kind: "ours",
-    pid: proc.child.pid ?? 0,
-    scrape: async () => parseOurs(await (await fetch(metricsUrl)).text()),
-    stop: async () => {
-      await proc.stop();
-    },
-  };
+    what: "our operator to be ready",
+    readyUrl: `http://127.0.0.1:${port}/readyz`,
+    metricsUrl: `http://127.0.0.1:${port}/metrics`,
+    parse: parseOurs,
+  });
 }
 
 /**
@@ -217,23 +203,43 @@ async function startGo(cluster: Cluster, binary: string): Promise<RunningOperato
       ],
     },
   };
+  return runOperatorPod(cluster, pod, {
+    kind: "go",
+    what: "the original operator's metrics",
+    readyUrl: "http://127.0.0.1:8000/metrics",
+    metricsUrl: "http://127.0.0.1:8000/metrics",
+    parse: parseControllerRuntime,
+  });
+}
+
+/** Runs an operator's Pod as a local process, waits until readyUrl answers, and scrapes metricsUrl. */
+async function runOperatorPod(
+  cluster: Cluster,
+  pod: Parameters<typeof runPodLocally>[0],
+  o: {
+    kind: OperatorKind;
+    what: string;
+    readyUrl: string;
+    metricsUrl: string;
+    parse: (text: string) => Scrape;
+  },
+): Promise<RunningOperator> {
   const proc = await runPodLocally(pod, {}, cluster.kc);
-  const metricsUrl = "http://127.0.0.1:8000/metrics";
   await waitFor(
-    "the original operator's metrics",
+    o.what,
     async () => {
       if (proc.child.exitCode !== null)
         throw new Error(`it exited (${proc.child.exitCode}):\n${proc.output().slice(-2000)}`);
-      const res = await fetch(metricsUrl).catch(() => undefined);
+      const res = await fetch(o.readyUrl).catch(() => undefined);
       return res?.ok ? true : undefined;
     },
     60_000,
     200,
   );
   return {
-    kind: "go",
+    kind: o.kind,
     pid: proc.child.pid ?? 0,
-    scrape: async () => parseControllerRuntime(await (await fetch(metricsUrl)).text()),
+    scrape: async () => o.parse(await (await fetch(o.metricsUrl)).text()),
     stop: async () => {
       await proc.stop();
     },

@@ -79,15 +79,7 @@ export function podStatus(pod: V1Pod, run: ContainerRun, now: string): object {
       ? { lastState: { terminated: terminated(first, run.last) } }
       : {}),
   };
-  const otherStatuses = others.map((c) => ({
-    name: c.name,
-    image: c.image ?? "",
-    imageID: "",
-    ready: true,
-    started: true,
-    restartCount: 0,
-    state: { running: { startedAt: now } },
-  }));
+  const otherStatuses = others.map((c) => runningStatus(c, now));
   const ready = run.state === "running";
   const notReady = ready ? undefined : `containers with unready status: [${first.name}]`;
   const phase =
@@ -113,6 +105,19 @@ export function podStatus(pod: V1Pod, run: ContainerRun, now: string): object {
   };
 }
 
+/** A container reported running and ready since now, as kwok reports every container. */
+function runningStatus(c: { name: string; image?: string | undefined }, now: string): object {
+  return {
+    name: c.name,
+    image: c.image ?? "",
+    imageID: "",
+    ready: true,
+    started: true,
+    restartCount: 0,
+    state: { running: { startedAt: now } },
+  };
+}
+
 /** The status of a Pod whose image the kubelet cannot run: simulated as running, as kwok does. */
 export function simulatedStatus(pod: V1Pod, now: string): object {
   return {
@@ -127,15 +132,7 @@ export function simulatedStatus(pod: V1Pod, now: string): object {
       condition("ContainersReady", true),
       condition("Ready", true),
     ],
-    containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
-      name: c.name,
-      image: c.image ?? "",
-      imageID: "",
-      ready: true,
-      started: true,
-      restartCount: 0,
-      state: { running: { startedAt: now } },
-    })),
+    containerStatuses: (pod.spec?.containers ?? []).map((c) => runningStatus(c, now)),
   };
 }
 

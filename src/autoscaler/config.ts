@@ -230,7 +230,8 @@ function boundsProblems(config: Record<string, unknown>): string[] {
   return problems;
 }
 
-const STAGE_KEYS = [
+/** Every stage a config can define: the two methods and the six hooks. */
+export const STAGE_KEYS = [
   "metric",
   "evaluate",
   "preMetric",

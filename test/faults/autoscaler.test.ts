@@ -19,6 +19,7 @@ import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
 import { startFaultProxy } from "../support/fault-proxy.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { cleanupOf, repoFile, runCpa, serviceAccountToken, startOperator } from "../support/processes.ts";
+import { WEB_DEPLOYMENT } from "./web.ts";
 
 const admin = adminConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -33,17 +34,7 @@ before(async () => {
   await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
 });
 
-const MANIFESTS = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: web:1}]}
----
+const MANIFESTS = `${WEB_DEPLOYMENT}---
 apiVersion: custompodautoscaler.com/v1
 kind: CustomPodAutoscaler
 metadata: {name: scaler}
@@ -190,17 +181,7 @@ describe("an autoscaler whose script crashes on start", () => {
     await kubelet.start();
     await startOperator(cleanupOf(t));
     const namespace = await testNamespace(t);
-    const cpa = (config: string) => `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: web:1}]}
----
+    const cpa = (config: string) => `${WEB_DEPLOYMENT}---
 apiVersion: custompodautoscaler.com/v1
 kind: CustomPodAutoscaler
 metadata: {name: crasher}

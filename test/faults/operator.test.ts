@@ -21,6 +21,7 @@ import {
   type Operator,
   type RunningProcess,
 } from "../support/processes.ts";
+import { WEB_DEPLOYMENT } from "./web.ts";
 
 const admin = adminConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -40,18 +41,6 @@ before(async () => {
   await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
   await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
 });
-
-const WEB = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: web:1}]}
-`;
 
 /** n CPAs named prefix-0..n-1, all scaling the Deployment web. */
 function cpas(n: number, prefix = "cpa"): string {
@@ -137,7 +126,7 @@ async function assertOneOfEachAndNoOrphans(namespace: string, want: number): Pro
 
 async function seeded(t: TestContext, cpaCount: number): Promise<string> {
   const namespace = await testNamespace(t);
-  await apply(namespace, WEB);
+  await apply(namespace, WEB_DEPLOYMENT);
   await apply(namespace, cpas(cpaCount));
   return namespace;
 }
@@ -185,7 +174,7 @@ async function webAt(namespace: string, replicas: number): Promise<void> {
 describe("an operator killed while provisioning", () => {
   test("converges once restarted: 120 CPAs, one of each object, no orphans", async (t) => {
     const namespace = await testNamespace(t);
-    await apply(namespace, WEB);
+    await apply(namespace, WEB_DEPLOYMENT);
     const first = await startOperator(cleanupOf(t));
     await apply(namespace, cpas(120));
     await eventually("some Pods to be provisioned", async () =>
@@ -335,7 +324,7 @@ describe("two operators with leader election", () => {
     await eventually("a to lead", async () => ((await isLeading(a)) ? true : undefined));
     const b = await startOperator(cleanupOf(t), election(lease), "cpa-system", "cpa-operator-b");
     const namespace = await testNamespace(t);
-    await apply(namespace, WEB);
+    await apply(namespace, WEB_DEPLOYMENT);
     await apply(namespace, cpas(60));
     await eventually("the burst to be under way", async () =>
       (await runningPods(namespace)) >= 5 ? true : undefined,

@@ -23,6 +23,7 @@ import { AppsV1Api } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
 import { GROUP, PLURAL } from "../../src/api/names.ts";
+import { STAGE_KEYS } from "../../src/autoscaler/config.ts";
 import { DocShell, namespacedKubeconfig } from "../support/doc-shell.ts";
 import { ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
@@ -363,16 +364,7 @@ async function recordInputs(
   runMode: "per-resource" | "per-pod",
 ): Promise<Record<string, Record<string, unknown>>> {
   const dir = mkdtempSync(join(tmpdir(), `cpa-doc-inputs-${runMode}-`));
-  const stages = [
-    "metric",
-    "evaluate",
-    "preMetric",
-    "postMetric",
-    "preEvaluate",
-    "postEvaluate",
-    "preScale",
-    "postScale",
-  ];
+  const stages = STAGE_KEYS;
   const record = (stage: string, then = ""): object => ({
     type: "shell",
     shell: { entrypoint: "/bin/sh", command: ["-c", `cat > ${join(dir, stage)}.json${then}`] },

@@ -226,43 +226,6 @@ describe("the image's commands, as uid 65532 on a read-only root filesystem", ()
     assert.match(res.stderr, /^ {2}- metric: required/m);
   });
 
-  test("a user's in-process TypeScript module loads beside the bundle: `cpa run --once --dry-run` of the module example", async (t) => {
-    const namespace = await testNamespace(t);
-    const web = await kubectl([
-      "apply",
-      "-n",
-      namespace,
-      "-f",
-      join(repoRoot, "examples", "module", "web.yaml"),
-    ]);
-    assert.equal(web.code, 0, web.stderr);
-    const work = mkdtempSync(join(tmpdir(), "cpa-image-module-"));
-    t.after(() => {
-      rmSync(work, { recursive: true, force: true });
-    });
-    chmodSync(work, 0o755);
-    for (const f of ["config.yaml", "scaler.ts"])
-      copyFileSync(join(repoRoot, "examples", "module", f), join(work, f));
-    copyFileSync(kubeconfigPath(), join(work, "kubeconfig"));
-    for (const f of readdirSync(work)) chmodSync(join(work, f), 0o644);
-    const out = await ok(
-      run(
-        RUNTIME_IMAGE,
-        `--volume=${work}:/work:ro`,
-        "--",
-        "run",
-        "--config=/work/config.yaml",
-        "--kubeconfig=/work/kubeconfig",
-        "--target=deployment/web",
-        `--namespace=${namespace}`,
-        "--once",
-        "--dry-run",
-      ),
-    );
-    // scaler.ts: 12 queued jobs at 5 a replica.
-    assert.match(out, /=> current 1, evaluated 3, desired 3: would scale/);
-  });
-
   test("the python image has python3 and python", async () => {
     for (const command of ["python3", "python"])
       assert.match(

@@ -41,6 +41,10 @@ async function ok(args: string[], input?: string): Promise<string> {
   return res.stdout;
 }
 
+/** The Deployments, ServiceAccounts, RoleBindings and Roles of a namespace, by name: where an operator lives. */
+const operatorObjects = (namespace: string): Promise<string> =>
+  ok(["get", "deployment,serviceaccount,rolebinding,role", "-n", namespace, "-o", "name"]);
+
 /** The rules the original granted its operator and each autoscaler: every verb on what it touched. */
 const everything = (apiGroups: string[], resources: string[]): object => ({
   apiGroups,
@@ -366,15 +370,8 @@ describe("docs/migrating.md", () => {
       "kubectl delete deployment,serviceaccount,rolebinding,role custom-pod-autoscaler-operator -n my-team",
       { substitute: team },
     );
-    const left = await kubectl([
-      "get",
-      "deployment,serviceaccount,rolebinding,role",
-      "-n",
-      cpa.namespace,
-      "-o",
-      "name",
-    ]);
-    assert.doesNotMatch(left.stdout, new RegExp(OLD));
+    const left = await operatorObjects(cpa.namespace);
+    assert.doesNotMatch(left, new RegExp(OLD));
     await assertKept(cpa, "after removing the old operator");
     await sh.run("kubectl apply -n my-team -f config/namespaced.yaml", { substitute: team });
     const operator = await startOperator(cleanupOf(t), [`--namespace=${cpa.namespace}`], cpa.namespace);
@@ -384,15 +381,8 @@ describe("docs/migrating.md", () => {
     await sh.run("kubectl delete -n my-team -f config/namespaced.yaml -l app.kubernetes.io/part-of=cpa", {
       substitute: team,
     });
-    const ours = await kubectl([
-      "get",
-      "deployment,serviceaccount,rolebinding,role",
-      "-n",
-      cpa.namespace,
-      "-o",
-      "name",
-    ]);
-    assert.doesNotMatch(ours.stdout, /cpa-operator/);
+    const ours = await operatorObjects(cpa.namespace);
+    assert.doesNotMatch(ours, /cpa-operator/);
     await ok(["get", "crd", CRD]);
     await assertKept(cpa, "after removing the new operator");
   });

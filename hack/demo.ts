@@ -7,21 +7,25 @@
 // containers (built with buildah from the Dockerfile and the guide's own, run
 // with podman), or, where those tools cannot be had, as local processes
 // (hack/local-pods), saying so; everything else is real Kubernetes.
-// `--keep-running` leaves the operator and autoscaler running until Ctrl-C;
-// otherwise they stop at the end and the cluster stays up to look around.
+// `--keep-running` leaves the operator and autoscaler running until Ctrl-C (or
+// SIGTERM), to try other examples on; otherwise they stop at the end and the
+// cluster stays up to look around. Run again on a cluster that stayed up, it
+// first removes the guide's CPA and Deployment an earlier run left, and the
+// local kubelet takes back the operator's Pod from the fake node.
 import { execFile, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { CustomObjectsApi, KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import type { CustomPodAutoscaler } from "../src/api/custom-pod-autoscaler.ts";
+import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { buildImages } from "./image/build.ts";
 import { ImageError } from "./image/errors.ts";
+import { CRD_NAME, Journey, JourneyError } from "./journey.ts";
 import { ensureTools } from "./image/tools.ts";
 import { ContainerRunner } from "./local-pods/container-runner.ts";
 import { LocalImages } from "./local-pods/images.ts";
 import { LocalKubelet } from "./local-pods/kubelet.ts";
+import { LOCAL_NODE_NAME } from "./local-pods/node.ts";
 import { requireMountPrivilege } from "./local-pods/pod-runner.ts";
 import type { PodRunner } from "./local-pods/runner.ts";
-import { repoRoot } from "./plane/config.ts";
+import { repoRoot, stateDir } from "./plane/config.ts";
 import { PlaneError } from "./plane/errors.ts";
 import { up } from "./plane/plane.ts";
 
@@ -30,6 +34,8 @@ const CPA = "python-custom-autoscaler";
 const TARGET = "hello-kubernetes";
 const NAMESPACE = "default";
 const STEP_TIMEOUT_MS = 120_000;
+/** Each local Pod's output, a file per Pod, beside the control plane's logs. */
+const POD_LOGS = join(stateDir, "logs", "pods");
 
 class DemoError extends Error {}
 
@@ -98,106 +104,79 @@ function describeLogLine(pod: V1Pod, line: string): string | undefined {
   return undefined;
 }
 
-async function poll<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  for (;;) {
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new DemoError(`timed out after ${STEP_TIMEOUT_MS / 1000}s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/**
+ * What an earlier demo left on a cluster that stayed up: the guide's CPA and
+ * Deployment, deleted (the CPA with its Pod) so that this run starts from 1
+ * replica again.
+ */
+async function removeLeftovers(kubeconfig: string): Promise<void> {
+  const crd = await kubectl(kubeconfig, ["get", "crd", CRD_NAME, "--ignore-not-found", "-o", "name"]);
+  const get = (kind: string, name: string): Promise<string> =>
+    kubectl(kubeconfig, ["get", kind, name, "-n", NAMESPACE, "--ignore-not-found", "-o", "name"]);
+  const left = [crd ? await get("cpa", CPA) : "", await get("deployment", TARGET)].filter((n) => n !== "");
+  if (left.length === 0) return;
+  step(`Removing what an earlier demo left: ${left.join(", ")}`);
+  // Foreground: the CPA is gone only once its Pod is, so the new one can take the name.
+  await kubectl(kubeconfig, ["delete", ...left, "-n", NAMESPACE, "--cascade=foreground", "--wait=true"]);
 }
 
 async function journey(kubeconfig: string, kubelet: LocalKubelet): Promise<void> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const readCpa = async (): Promise<CustomPodAutoscaler> =>
-    (await custom.getNamespacedCustomObject({
-      group: "custompodautoscaler.com",
-      version: "v1",
-      namespace: NAMESPACE,
-      plural: "custompodautoscalers",
-      name: CPA,
-    })) as CustomPodAutoscaler;
-  const replicas = async (): Promise<number> =>
-    Number(
-      await kubectl(kubeconfig, [
-        "get",
-        "deployment",
-        TARGET,
-        "-n",
-        NAMESPACE,
-        "-o",
-        "jsonpath={.spec.replicas}",
-      ]),
-    );
+  const admin = new KubeConfig();
+  admin.loadFromFile(kubeconfig);
+  const j = new Journey({
+    kubectl: (args) => kubectl(kubeconfig, args),
+    admin,
+    kubelet,
+    log: out,
+    timeoutMs: STEP_TIMEOUT_MS,
+  });
+  const onChange = (from: number, to: number): void => {
+    out(`  Deployment ${TARGET}: ${from} → ${to} replicas`);
+  };
 
   step("Installing cpa: kubectl apply -f config/cluster.yaml");
-  out(await kubectl(kubeconfig, ["apply", "-f", join(repoRoot, "config", "cluster.yaml")]));
-  // Local Pods share this machine's network: one operator replica (the other would fight for its port).
-  await kubectl(kubeconfig, ["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=1"]);
-  await kubectl(kubeconfig, [
-    "wait",
-    "--for=condition=Established",
-    "crd/custompodautoscalers.custompodautoscaler.com",
-  ]);
-  await kubelet.start();
-  await poll("the operator to be ready", async () =>
-    (await fetch("http://127.0.0.1:8080/readyz")).ok ? true : undefined,
-  );
+  await j.installOperator(["-f", join(repoRoot, "config", "cluster.yaml")], "cpa-system");
   out("  the operator is running (as the cpa-operator ServiceAccount) and ready");
 
   step("Deploying the app to scale: kubectl apply -f examples/getting-started/deployment.yaml");
   out(await kubectl(kubeconfig, ["apply", "-n", NAMESPACE, "-f", join(EXAMPLE, "deployment.yaml")]));
-  await poll("hello-kubernetes at 1 replica", async () => ((await replicas()) === 1 ? true : undefined));
 
   step("Creating the autoscaler: kubectl apply -f examples/getting-started/cpa.yaml");
   out(
     "  (its image, python-custom-autoscaler:latest, is the guide's Dockerfile: FROM cpa-python + config.yaml, metric.py, evaluate.py)",
   );
   out(await kubectl(kubeconfig, ["apply", "-n", NAMESPACE, "-f", join(EXAMPLE, "cpa.yaml")]));
-  await poll("the CPA to be provisioned", async () => {
-    const ready = (await readCpa()).status?.conditions?.find((c) => c.type === "Ready");
-    return ready?.status === "True" ? true : undefined;
-  });
+  await j.cpaReady(NAMESPACE, CPA);
   out(`  provisioned: ServiceAccount, Role, RoleBinding and Pod ${CPA}; the autoscaler runs every 10 s`);
 
   step(`Waiting for the autoscaler to scale ${TARGET} to its numPods label (3)`);
-  await waitForReplicas(replicas, 3);
+  await j.reachReplicas(NAMESPACE, TARGET, 3, { scaler: CPA, onChange });
 
   step(`Relabelling: kubectl label deployment ${TARGET} numPods=5 --overwrite`);
   await kubectl(kubeconfig, ["label", "deployment", TARGET, "-n", NAMESPACE, "numPods=5", "--overwrite"]);
-  await waitForReplicas(replicas, 5);
+  await j.reachReplicas(NAMESPACE, TARGET, 5, { scaler: CPA, onChange });
 
   step("kubectl get cpa");
   out(await kubectl(kubeconfig, ["get", "cpa", "-n", NAMESPACE]));
 }
 
-async function waitForReplicas(replicas: () => Promise<number>, want: number): Promise<void> {
-  let last = await replicas();
-  await poll(`${TARGET} at ${want} replicas`, async () => {
-    const now = await replicas();
-    if (now !== last) out(`  Deployment ${TARGET}: ${last} → ${now} replicas`);
-    last = now;
-    return now === want ? true : undefined;
-  });
-}
-
-function lookAround(kubeconfig: string): void {
+function lookAround(kubeconfig: string, keepRunning: boolean): void {
   out();
   out("Done. The cluster is still up; look around:");
   out(`  export KUBECONFIG=${kubeconfig}`);
   out("  kubectl get cpa                                   # target, replicas, ready, last scale");
   out(`  kubectl describe cpa ${CPA}      # conditions, decision trace, events`);
   out("  kubectl get pods,serviceaccounts,roles,rolebindings");
+  out(`  Pods' output: ${POD_LOGS}`);
   out();
   out("Try your own autoscaler against it without an image:");
   out(
     `  bin/cpa run --config examples/getting-started/config.yaml --target deployment/${TARGET} --once --dry-run`,
   );
   out();
+  if (keepRunning)
+    out('Run another example in the cluster while this runs: examples/README.md, "On the local cluster".');
+  else out("Run other examples in the cluster: npm run demo -- --keep-running (examples/README.md).");
   out("Tear down: npm run cluster:down");
 }
 
@@ -237,9 +216,11 @@ async function main(): Promise<number> {
   kc.loadFromFile(state.kubeconfig);
   step("Building the images: cpa and cpa-python from the Dockerfile, then the guide's own");
   const images = await podRunner();
+  await removeLeftovers(state.kubeconfig);
   const kubelet = new LocalKubelet({
     admin: kc,
     images,
+    logDir: POD_LOGS,
     onLine: (pod, line) => {
       const text = describeLogLine(pod, line);
       if (text) out(text);
@@ -250,13 +231,24 @@ async function main(): Promise<number> {
     },
   });
   try {
+    // Before anything that makes Pods is applied: they must land on the node that runs them.
+    step(
+      `Starting the local kubelet: node ${LOCAL_NODE_NAME} runs the Pods of our images as ${images.mode === "process" ? "local processes" : "real containers"}`,
+    );
+    await kubelet.start();
     await journey(state.kubeconfig, kubelet);
-    lookAround(state.kubeconfig);
+    lookAround(state.kubeconfig, keepRunning);
     if (keepRunning) {
       out("\nThe operator and the autoscaler keep running; Ctrl-C to stop them.");
-      await new Promise<void>((resolve) => process.once("SIGINT", resolve));
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve).once("SIGTERM", resolve);
+      });
     }
     return 0;
+  } catch (err) {
+    if (err instanceof JourneyError)
+      err.message += `\nThe Pods' logs are in ${POD_LOGS}, the control plane's in ${join(stateDir, "logs")}.`;
+    throw err;
   } finally {
     await kubelet.stop();
   }
@@ -265,7 +257,13 @@ async function main(): Promise<number> {
 try {
   process.exitCode = await main();
 } catch (err) {
-  if (!(err instanceof DemoError || err instanceof PlaneError || err instanceof ImageError)) throw err;
+  if (!(
+    err instanceof DemoError ||
+    err instanceof JourneyError ||
+    err instanceof PlaneError ||
+    err instanceof ImageError
+  ))
+    throw err;
   out(`\nerror: ${err.message}`);
   process.exitCode = 1;
 }

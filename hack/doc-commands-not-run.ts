@@ -39,20 +39,15 @@ export const NOT_RUN: readonly NotRun[] = [
     why: "the image tests build both targets through the same code (hack/image/build.ts)",
     npmScripts: ["image"],
   },
-  // These start, stop or take over the local control plane the tests run on.
+  // Builds the control plane the suites run on; the first suite to need it builds it.
   {
-    command: /^npm run (cluster:up|cluster:down|cluster:build)$/,
-    why: "starts, stops or builds the control plane the integration tests themselves run on",
-    npmScripts: ["cluster:up", "cluster:down", "cluster:build"],
+    command: "npm run cluster:build",
+    why: "builds the control plane binaries, which every suite needs before it starts",
+    npmScripts: ["cluster:build"],
   },
   {
-    command: 'eval "$(npm run -s cluster:up)"',
-    why: "starts the control plane the integration tests run on",
-    npmScripts: ["cluster:up"],
-  },
-  {
-    command: /^(npm ci && )?npm run demo( -- --keep-running)?$/,
-    why: "the demo is the getting-started guide, which test/integration/getting-started.test.ts follows end to end",
+    command: "npm ci && npm run demo",
+    why: "npm ci would reinstall the node_modules the suite runs from: CI's .ci/run runs npm ci, and test/integration/demo.test.ts then runs npm run demo",
     npmScripts: ["demo"],
   },
   {

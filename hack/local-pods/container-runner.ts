@@ -21,7 +21,7 @@ import type {
   V1SecurityContext,
 } from "@kubernetes/client-node";
 import { buildUserImage } from "../image/build.ts";
-import { mustTool, tool, containersEnv } from "../image/containers.ts";
+import { containersEnv, imageExists, mustTool, tool } from "../image/containers.ts";
 import { PYTHON_IMAGE, RUNTIME_IMAGE } from "./images.ts";
 import {
   fieldRef,
@@ -267,8 +267,18 @@ export class ContainerRunner implements PodRunner {
   readonly mode = "container";
   readonly #images = new Set<string>([RUNTIME_IMAGE, PYTHON_IMAGE]);
 
-  has(image: string | undefined): boolean {
-    return image !== undefined && this.#images.has(image.replace(/^localhost\//, ""));
+  /**
+   * Ours, those built or tagged through this runner, and any other image in the
+   * project's store (say, one built by `npm run image -- -t NAME DIR` while the
+   * demo runs): a Pod of an image the store lacks is not run.
+   */
+  async has(image: string | undefined): Promise<boolean> {
+    if (image === undefined) return false;
+    const name = image.replace(/^localhost\//, "");
+    if (this.#images.has(name)) return true;
+    const inStore = await imageExists(image);
+    if (inStore) this.#images.add(name);
+    return inStore;
   }
 
   /** Builds a user's image from a Dockerfile in `dir` (FROM one of ours), with buildah. */

@@ -28,7 +28,11 @@ export class LocalImages implements PodRunner {
     return image === undefined ? undefined : this.#images.get(image);
   }
 
-  has(image: string | undefined): boolean {
+  has(image: string | undefined): Promise<boolean> {
+    return Promise.resolve(this.#known(image));
+  }
+
+  #known(image: string | undefined): boolean {
     return this.files(image) !== undefined;
   }
 
@@ -53,7 +57,7 @@ export class LocalImages implements PodRunner {
       const where = `${dockerfile}: "${line}"`;
       if (instruction.toUpperCase() === "FROM") {
         files = { ...this.files(args[0]) };
-        if (!this.has(args[0]))
+        if (!this.#known(args[0]))
           throw new Error(
             `${where}: the base image must be ${RUNTIME_IMAGE} or ${PYTHON_IMAGE} to run locally`,
           );

@@ -8,8 +8,17 @@
 // Pods of images it does not know (say, the Deployment being scaled) are
 // reported running without running anything, as kwok does. Pods share this
 // machine's network, like hostNetwork Pods.
+//
+// At start it takes back what an earlier run left on the kwok node: a Pod of an
+// image it runs, made by a controller (a ReplicaSet, the operator) and bound to
+// the kwok node, which only pretends to run it, is deleted so that its
+// controller makes it again, here. With `logDir`, each Pod's output is also
+// appended to <logDir>/<namespace>_<name>.log.
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { KubeHttp } from "../../src/kube/http.ts";
+import { FAKE_NODE_NAME } from "../plane/config.ts";
 import { LOCAL_NODE_NAME, LocalNode } from "./node.ts";
 import type { LocalProcess } from "./pod-runner.ts";
 import {
@@ -43,6 +52,8 @@ export interface KubeletOptions {
   onLine?: (pod: V1Pod, line: string) => void;
   /** What the kubelet does: started, exited, stopped. */
   onEvent?: (pod: V1Pod, message: string) => void;
+  /** A folder for each Pod's output, one file per Pod: <namespace>_<name>.log. */
+  logDir?: string;
   pollMs?: number;
 }
 
@@ -68,9 +79,12 @@ export class LocalKubelet {
     this.#node = new LocalNode(opts.admin);
   }
 
-  /** Registers the node and starts syncing its Pods; resolves once the node is registered. */
+  /**
+   * Registers the node, takes back the Pods an earlier run left on the kwok
+   * node, and starts syncing; resolves once the node is registered.
+   */
   start(): Promise<void> {
-    this.#registered = this.#node.register();
+    this.#registered = this.#node.register().then(() => this.#reclaim());
     const tick = (): void => {
       this.#syncing = this.#registered
         .then(() => this.#sync())
@@ -88,6 +102,11 @@ export class LocalKubelet {
   /** The processes running now, by namespace/name. */
   running(): string[] {
     return [...this.#tracked.values()].filter((t) => t.proc).map((t) => podName(t.pod));
+  }
+
+  /** Where a Pod's output is written, with `logDir`. */
+  logFile(namespace: string, name: string): string | undefined {
+    return this.#opts.logDir && join(this.#opts.logDir, `${namespace}_${name}.log`);
   }
 
   /** Output of the running (or last) process of a Pod. */
@@ -113,6 +132,32 @@ export class LocalKubelet {
     await this.#node.unregister();
   }
 
+  /** Deletes the controller-made Pods of images this kubelet runs that are bound to the kwok node. */
+  async #reclaim(): Promise<void> {
+    const list = await this.#http.request<{ items: V1Pod[] }>("GET", "/api/v1/pods", {
+      query: { fieldSelector: `spec.nodeName=${FAKE_NODE_NAME}` },
+    });
+    for (const pod of list.items) {
+      const controlled = pod.metadata?.ownerReferences?.some((o) => o.controller === true) === true;
+      if (!controlled || pod.metadata?.deletionTimestamp) continue;
+      if (!(await this.#opts.images.has(pod.spec?.containers[0]?.image))) continue;
+      this.#opts.onEvent?.(
+        pod,
+        `on ${FAKE_NODE_NAME}, where nothing runs it: deleted for its controller to make it again here`,
+      );
+      await this.#http
+        .request("DELETE", podPath(pod), {
+          body: {
+            kind: "DeleteOptions",
+            apiVersion: "v1",
+            gracePeriodSeconds: 0,
+            preconditions: { uid: pod.metadata?.uid },
+          },
+        })
+        .catch(() => undefined);
+    }
+  }
+
   async #sync(): Promise<void> {
     const list = await this.#http.request<{ items: V1Pod[] }>("GET", "/api/v1/pods", {
       query: { fieldSelector: `spec.nodeName=${LOCAL_NODE_NAME}` },
@@ -129,13 +174,13 @@ export class LocalKubelet {
     }
     for (const pod of list.items) {
       if (this.#stopping) return;
-      const t = this.#track(pod);
+      const t = await this.#track(pod);
       if (pod.metadata?.deletionTimestamp) await this.#terminate(t);
       else await this.#step(t);
     }
   }
 
-  #track(pod: V1Pod): Tracked {
+  async #track(pod: V1Pod): Promise<Tracked> {
     const uid = pod.metadata?.uid ?? "";
     const known = this.#tracked.get(uid);
     if (known) {
@@ -144,7 +189,7 @@ export class LocalKubelet {
     }
     const t: Tracked = {
       pod,
-      simulated: !this.#opts.images.has(pod.spec?.containers[0]?.image),
+      simulated: !(await this.#opts.images.has(pod.spec?.containers[0]?.image)),
       run: { state: "creating", restarts: 0 },
       proc: undefined,
       startedAt: new Date().toISOString(),
@@ -165,19 +210,9 @@ export class LocalKubelet {
 
   async #launch(t: Tracked): Promise<void> {
     const { pod } = t;
-    const onLine = this.#opts.onLine;
+    const onLine = this.#lineSink(pod);
     try {
-      const proc = await this.#opts.images.run(
-        pod,
-        this.#opts.admin,
-        onLine
-          ? {
-              onLine: (l) => {
-                onLine(pod, l);
-              },
-            }
-          : {},
-      );
+      const proc = await this.#opts.images.run(pod, this.#opts.admin, onLine ? { onLine } : {});
       const startedAt = new Date().toISOString();
       t.proc = proc;
       t.run = { state: "running", startedAt, restarts: t.run.restarts, last: t.run.last };
@@ -197,6 +232,18 @@ export class LocalKubelet {
       };
       this.#opts.onEvent?.(pod, `could not start: ${message}`);
     }
+  }
+
+  /** Where a Pod's output lines go: the onLine callback and the Pod's log file. */
+  #lineSink(pod: V1Pod): ((line: string) => void) | undefined {
+    const { onLine } = this.#opts;
+    const file = this.logFile(pod.metadata?.namespace ?? "", pod.metadata?.name ?? "");
+    if (file) mkdirSync(this.#opts.logDir ?? "", { recursive: true });
+    if (!onLine && !file) return undefined;
+    return (line) => {
+      onLine?.(pod, line);
+      if (file) appendFileSync(file, `${line}\n`);
+    };
   }
 
   #exited(t: Tracked, proc: LocalProcess, exitCode: number, startedAt: string): void {

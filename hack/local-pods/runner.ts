@@ -8,7 +8,7 @@ export interface PodRunner {
   /** "process" or "container": for messages. */
   readonly mode: string;
   /** Whether this runner can run a Pod of this image. */
-  has(image: string | undefined): boolean;
+  has(image: string | undefined): Promise<boolean>;
   /** Starts the Pod's (first) container. */
   run(pod: V1Pod, admin: KubeConfig, opts: RunOptions): Promise<LocalProcess>;
 }

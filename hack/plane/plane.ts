@@ -175,7 +175,9 @@ async function start(state: PlaneState, log: Log): Promise<void> {
     "kube-scheduler",
     ...schedulerArgs(kubeconfigs["scheduler"] ?? "", schedPort),
   ]);
-  const kwok = launch("kwok", kwokBinary, kwokArgs(kubeconfigs["kwok"] ?? "", kwokPort));
+  const podsReadyAgain = join(stateDir, "kwok-stage-pod-ready-again.yaml");
+  writeFileSync(podsReadyAgain, POD_READY_AGAIN_STAGE);
+  const kwok = launch("kwok", kwokBinary, kwokArgs(kubeconfigs["kwok"] ?? "", kwokPort, podsReadyAgain));
   const healthz = (port: number) => async () =>
     (await https(`https://127.0.0.1:${port}/healthz`, {})).status === 200;
   await ready(cm, "kube-controller-manager /healthz", 60_000, healthz(cmPort));
@@ -354,10 +356,49 @@ function schedulerArgs(kubeconfig: string, port: number): string[] {
   ];
 }
 
-function kwokArgs(kubeconfig: string, port: number): string[] {
+/**
+ * What a kubelet does and kwok's default stages do not: when the node
+ * lifecycle controller has marked a running Pod not Ready (its node's
+ * heartbeat lapsed, as in a long apiserver outage), the kubelet's status
+ * manager writes Ready back once it reaches the apiserver again, since the
+ * containers never stopped. kwok's own pod-ready stage matches Pending Pods
+ * only, so without this those Pods stay not Ready for good. The delay keeps
+ * it from racing the controller while the node is still NotReady (the
+ * controller marks again on every Pod update then).
+ */
+const POD_READY_AGAIN_STAGE = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: cpa-pod-ready-again
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+      - key: '.metadata.deletionTimestamp'
+        operator: 'DoesNotExist'
+      - key: '.status.phase'
+        operator: 'In'
+        values: ['Running']
+      - key: '.status.conditions.[] | select( .type == "Ready" ) | .status'
+        operator: 'In'
+        values: ['False']
+  delay:
+    durationMilliseconds: 2000
+  next:
+    statusTemplate: |
+      conditions:
+      - lastTransitionTime: {{ Now | Quote }}
+        status: "True"
+        type: Ready
+`;
+
+function kwokArgs(kubeconfig: string, port: number, extraStages: string): string[] {
   return [
     `--kubeconfig=${kubeconfig}`,
     `--config=${kwokStagesFile}`,
+    `--config=${extraStages}`,
     "--manage-all-nodes=false",
     "--manage-nodes-with-label-selector=type=kwok",
     "--node-lease-duration-seconds=40",

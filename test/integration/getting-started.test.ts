@@ -8,17 +8,17 @@ import { cpSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { AppsV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
 import { RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
+import { Journey } from "../../hack/journey.ts";
 import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
 import { containerOf, ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { repoFile } from "../support/processes.ts";
 
 const admin = adminConfig();
-const apps = admin.makeApiClient(AppsV1Api);
 const core = admin.makeApiClient(CoreV1Api);
 const example = repoFile("examples", "getting-started");
 const IMAGE = "python-custom-autoscaler:latest";
@@ -27,6 +27,8 @@ const REGISTRY_IMAGE = "registry.example.com/platform/cpa";
 
 const images = new ContainerRunner();
 const kubelet = new LocalKubelet({ admin, images });
+// The demo's steps (npm run demo runs the same ones).
+const journey = new Journey({ kubectl: ok, admin, kubelet, timeoutMs: 60_000 });
 
 before(async () => {
   await ensureImages();
@@ -45,15 +47,7 @@ async function ok(args: string[], input?: string): Promise<string> {
 }
 
 async function reachReplicas(namespace: string, want: number): Promise<void> {
-  await eventually(
-    `hello-kubernetes at ${want} replicas`,
-    async () =>
-      (await apps.readNamespacedDeploymentScale({ name: "hello-kubernetes", namespace })).spec?.replicas ===
-      want
-        ? true
-        : undefined,
-    60_000,
-  );
+  await journey.reachReplicas(namespace, "hello-kubernetes", want, { scaler: "python-custom-autoscaler" });
 }
 
 async function gone(args: string[]): Promise<boolean | undefined> {
@@ -61,22 +55,9 @@ async function gone(args: string[]): Promise<boolean | undefined> {
   return res.code === 0 && res.stdout.trim() === "" ? true : undefined;
 }
 
-/** The operator Deployment's Pod, run by the local kubelet, answers /readyz on its port. */
-async function operatorReady(): Promise<void> {
-  await eventually(
-    "the operator Pod to be running and ready",
-    async () => ((await fetch("http://127.0.0.1:8080/readyz").catch(() => undefined))?.ok ? true : undefined),
-    60_000,
-  );
-}
-
 describe("the getting-started guide, end to end", () => {
   test("cluster install: apply, scale 1 -> 3 -> 5, re-deploy a doubling evaluator -> 10, delete everything", async (t) => {
-    await ok(["apply", "-f", repoFile("config", "cluster.yaml")]);
-    // Local Pods share this machine's network (the operator's :8080): one replica.
-    await ok(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=1"]);
-    await ok(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
-    await operatorReady();
+    await journey.installOperator(["-f", repoFile("config", "cluster.yaml")], "cpa-system");
 
     const namespace = await testNamespace(t);
     await ok(["apply", "-n", namespace, "-f", join(example, "deployment.yaml")]);
@@ -143,10 +124,7 @@ describe("the getting-started guide, end to end", () => {
         images: [{ name: "cpa", newName: REGISTRY_IMAGE, newTag: "0.1.0" }],
       }),
     );
-    await ok(["apply", "-k", overlay]);
-    await ok(["scale", "deployment/cpa-operator", "-n", namespace, "--replicas=1"]);
-    await ok(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
-    await operatorReady();
+    await journey.installOperator(["-k", overlay], namespace);
     const [operator] = (
       await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/name=cpa-operator" })
     ).items;

@@ -68,6 +68,8 @@ export interface DocRunOptions {
   /** The exit code the docs lead to expect (default 0). */
   code?: number;
   env?: Readonly<Record<string, string>>;
+  /** With start(): how long it may take to be ready (default 30 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface DocShellOptions {
@@ -164,29 +166,46 @@ export class DocShell {
    */
   async start(
     command: string,
-    ready: () => Promise<boolean | undefined>,
+    ready: (output: string) => Promise<boolean | undefined>,
     opts: DocRunOptions = {},
-  ): Promise<{ stop: () => Promise<void>; output: () => string }> {
+  ): Promise<{ stop: (signal?: NodeJS.Signals) => Promise<void>; output: () => string }> {
     const line = this.#prepare(command, opts);
     // exec: the signal reaches the command itself, not a shell around it.
-    const child = spawn("bash", ["-c", `exec ${line}`], { cwd: this.#cwd, env: this.#spawnEnv(opts) });
+    // A process group of its own, as a terminal gives a command: stopping it
+    // signals every process in it, as Ctrl-C does (npm run does not pass a
+    // signal on to its script, and exits without waiting for it).
+    const child = spawn("bash", ["-c", `exec ${line}`], {
+      cwd: this.#cwd,
+      env: this.#spawnEnv(opts),
+      detached: true,
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<void>((done) => {
-      child.on("exit", () => {
-        done();
-      });
-    });
-    const stop = async (): Promise<void> => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
+    const group = child.pid ?? 0;
+    const groupAlive = (): boolean => {
+      try {
+        process.kill(-group, 0);
+        return true;
+      } catch {
+        return false;
+      }
     };
-    this.#onCleanup(stop);
-    await eventually(`"${line}" to be ready`, async () => {
-      if (child.exitCode !== null) throw new Error(`"${line}" exited (${child.exitCode}):\n${output}`);
-      return (await ready()) ? true : undefined;
-    });
+    /** Signals the whole group (SIGINT: Ctrl-C) and waits until every process in it has exited. */
+    const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
+      if (group === 0 || !groupAlive()) return;
+      process.kill(-group, signal);
+      const deadline = Date.now() + 60_000;
+      while (groupAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (groupAlive()) process.kill(-group, "SIGKILL");
+    };
+    this.#onCleanup(() => stop());
+    const state = await eventually(
+      `"${line}" to be ready`,
+      async () => (child.exitCode !== null ? "exited" : (await ready(output)) ? "ready" : undefined),
+      opts.readyTimeoutMs,
+    );
+    if (state === "exited") throw new Error(`"${line}" exited (${child.exitCode}):\n${output}`);
     return { stop, output: () => output };
   }
 }

@@ -131,6 +131,40 @@ async function seeded(t: TestContext, cpaCount: number): Promise<string> {
   return namespace;
 }
 
+/**
+ * When each Pod was created (the operator), scheduled (the scheduler) and
+ * Ready (kwok), in ms after `since` (the apiserver's timestamps have 1 s resolution).
+ */
+async function podTimeline(namespace: string, names: string[], since: number): Promise<string> {
+  const after = (time: Date | string | undefined): string =>
+    time === undefined ? "?" : `+${new Date(time).getTime() - since}`;
+  const lines = await Promise.all(
+    names.map(async (name) => {
+      const pod = await core.readNamespacedPod({ name, namespace });
+      const when = (type: string) => pod.status?.conditions?.find((c) => c.type === type)?.lastTransitionTime;
+      return `${name} created ${after(pod.metadata?.creationTimestamp)} scheduled ${after(when("PodScheduled"))} ready ${after(when("Ready"))}`;
+    }),
+  );
+  return lines.join(", ");
+}
+
+/** The operator's informer restarts, as its log says them: path and the back-off chosen. */
+function watchRetries(output: string): string {
+  const retries = output
+    .split("\n")
+    .filter((l) => l.includes("Watch failed; restarting"))
+    .map((l) => {
+      try {
+        const entry = JSON.parse(l) as { path?: string; retryInMs?: number; err?: string };
+        const forbidden = entry.err?.includes("403") ? " (403)" : "";
+        return `${(entry.path ?? "").split("/").pop() ?? ""} ${entry.retryInMs ?? 0}ms${forbidden}`;
+      } catch {
+        return l.slice(0, 80);
+      }
+    });
+  return retries.length === 0 ? "none" : retries.join(", ");
+}
+
 const alive = (p: RunningProcess): boolean => p.child.exitCode === null && p.child.signalCode === null;
 
 /**
@@ -204,10 +238,26 @@ describe("control-plane restarts shorter than the renew deadline", () => {
       // A crash, not a graceful stop: the apiserver's own shutdown takes seconds.
       const { downMs } = await restartComponent(component, { downMs: 1000, kill: true });
       assert.ok(downMs < 10_000, `${component} was down ${downMs} ms, not less than the renew deadline`);
+      const back = Date.now();
       await apply(namespace, cpas(2, "after"));
       await allReady(namespace, 5);
+      const ready = Date.now();
       autoscaler.setReplicas(4);
       await webAt(namespace, 4);
+      // Where the time after the restart went: who was waiting to reconnect.
+      // Mostly 7 to 10 s; about one run in three, about 60 s more, spent before
+      // the operator creates the new CPAs' Pods: its CPA watch, reopened while
+      // the restarted apiserver was still building its custom-resource storage
+      // ("storage is (re)initializing"), delivers nothing until the apiserver
+      // ends it (its 60 s request timeout for the storage it replaced), and the
+      // next watch sees them. client-go's reflectors wait the same way; the
+      // scheduler's and controller-manager's own back-off (up to 30 s, reset
+      // after 2 min without a failure) adds more when restarts come close together.
+      t.diagnostic(
+        `down ${downMs} ms; after it: ${await podTimeline(namespace, ["after-0", "after-1"], back)}; ` +
+          `all Ready +${ready - back} ms, web at 4 +${Date.now() - back} ms; ` +
+          `operator watch restarts: ${watchRetries(operator.output())}`,
+      );
       assert.ok(alive(operator), `the operator exited:\n${operator.output().slice(-2000)}`);
       assert.ok(alive(autoscaler.proc), `the autoscaler exited:\n${autoscaler.proc.output().slice(-2000)}`);
       await assertOneOfEachAndNoOrphans(namespace, 5);
@@ -242,6 +292,11 @@ describe("an apiserver outage longer than the renew deadline", () => {
     await apply(namespace, cpas(2, "after"));
     await allReady(namespace, 4);
     await assertOneOfEachAndNoOrphans(namespace, 4);
+    // After an outage this long the node lifecycle controller may mark the fake
+    // node's Pods not Ready (its lease informer backs off past the grace period);
+    // the plane's kwok stage writes Ready back, as a kubelet would (hack/plane/plane.ts).
+    const marked = await core.listNamespacedEvent({ namespace, fieldSelector: "reason=NodeNotReady" });
+    t.diagnostic(`Pods marked not Ready by the node lifecycle controller: ${marked.items.length}`);
   });
 });
 

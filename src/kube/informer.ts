@@ -115,6 +115,10 @@ export class Informer<T extends KubeObject> {
         if (isAborted(signal)) break;
         if (err instanceof KubeApiError && err.status === 410) {
           // Too old a resourceVersion: list again at once, as client-go does.
+          log.debug(
+            { path: this.#opts.path, resourceVersion: this.#resourceVersion },
+            "Watch expired; listing again",
+          );
           this.#resourceVersion = "";
           continue;
         }
@@ -149,6 +153,10 @@ export class Informer<T extends KubeObject> {
       }
     }
     this.#resourceVersion = res.metadata.resourceVersion;
+    this.#opts.log.debug(
+      { path: this.#opts.path, items: res.items.length, resourceVersion: this.#resourceVersion },
+      "Listed",
+    );
     this.#staleSince = undefined;
     if (!this.#synced) {
       this.#synced = true;
@@ -178,6 +186,7 @@ export class Informer<T extends KubeObject> {
         },
         onOpen: () => {
           this.#staleSince = undefined;
+          this.#opts.log.debug({ path: this.#opts.path, resourceVersion: this.#resourceVersion }, "Watching");
         },
         onLine: (line) => {
           events++;

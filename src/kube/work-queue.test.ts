@@ -304,4 +304,33 @@ describe("runWorkers", () => {
     queue.shutDown();
     await running;
   });
+  test("a pass that returns backOff comes back after its backoff, capped by requeueAfterMs, and a clean pass resets it", async () => {
+    const { queue, clock } = setup();
+    let problems = 4;
+    const passes: number[] = [];
+    const running = runWorkers(
+      queue,
+      1,
+      async () => {
+        passes.push(clock.now());
+        await flush();
+        return problems-- > 0 ? { requeueAfterMs: 3000, backOff: true } : undefined;
+      },
+      () => assert.fail("no handler fails"),
+    );
+    queue.add("a");
+    // 500, 1000, 2000, then 3000 (not 4000): the cap; then the clean pass.
+    for (const wait of [0, 500, 1000, 2000, 3000]) {
+      clock.advance(wait);
+      for (let i = 0; i < 4; i++) await flush();
+    }
+    const start = passes[0] ?? 0;
+    assert.deepEqual(
+      passes.map((t) => t - start),
+      [0, 500, 1500, 3500, 6500],
+    );
+    assert.equal(queue.numRequeues("a"), 0, "the clean pass forgot the backoff");
+    queue.shutDown();
+    await running;
+  });
 });

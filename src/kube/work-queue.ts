@@ -59,11 +59,14 @@ export class WorkQueue {
     this.#pending.set(key, { at, timer });
   }
 
-  /** Adds key after a backoff that doubles with each failure since the last forget(). */
-  addRateLimited(key: string): void {
+  /**
+   * Adds key after a backoff that doubles with each failure since the last
+   * forget(), up to the queue's maximum or `capMs` if lower.
+   */
+  addRateLimited(key: string, capMs = this.#maxDelayMs): void {
     const failures = this.numRequeues(key);
     this.#failures.set(key, failures + 1);
-    this.addAfter(key, Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs));
+    this.addAfter(key, Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs, capMs));
   }
 
   forget(key: string): void {
@@ -121,9 +124,17 @@ export class WorkQueue {
   }
 }
 
-/** What a handler returns to have its key looked at again later without counting a failure. */
+/**
+ * What a handler returns to have its key looked at again later. Without
+ * backOff it is not a failure: the key's backoff resets and it comes back
+ * after requeueAfterMs. With backOff the pass found a problem it may outlive
+ * (a 403 while the apiserver's authorizer warms up, a RoleBinding being
+ * granted): the key comes back after its backoff, as after a failure, but
+ * never later than requeueAfterMs.
+ */
 export interface Requeue {
   requeueAfterMs: number;
+  backOff?: boolean;
 }
 
 // void in the union lets a plain `async (key) => { ... }` be a handler.
@@ -145,8 +156,11 @@ export async function runWorkers(
     for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
       try {
         const result = await handler(key);
-        queue.forget(key);
-        if (result) queue.addAfter(key, result.requeueAfterMs);
+        if (result?.backOff) queue.addRateLimited(key, result.requeueAfterMs);
+        else {
+          queue.forget(key);
+          if (result) queue.addAfter(key, result.requeueAfterMs);
+        }
       } catch (err) {
         onError(key, err);
         queue.addRateLimited(key);

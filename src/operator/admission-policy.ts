@@ -10,10 +10,9 @@
 // cost model, and a few in one expression exceed its per-expression limit. The
 // apiserver reports the first validation that fails, so they are ordered from
 // the most basic (create Pods) to the most specific.
-import type { V1PolicyRule } from "@kubernetes/client-node";
 import { GROUP, PAUSED_REPLICAS_ANNOTATION, PLURAL } from "../api/names.ts";
 import { customResourceDefinition } from "../api/crd.ts";
-import { ARGO_ROLLOUTS_RULES, METRICS_RULES } from "./desired/role.ts";
+import { ROLE_GRANTS, type RoleGrant } from "./desired/role.ts";
 import { BUILTIN_TARGETS } from "./permissions.ts";
 
 /** The one cluster-scoped name of the policy and its binding, whichever bundle installs them. */
@@ -130,19 +129,53 @@ function checkValidation(c: Check, groupExpr = cel(c.group), resourceExpr = cel(
   };
 }
 
-/** One check per verb, group and resource of rules the Role may grant. */
-function ruleChecks(rules: readonly V1PolicyRule[], when: string, because: string): Check[] {
-  return rules.flatMap((r) =>
-    (r.apiGroups ?? []).flatMap((group) =>
-      (r.resources ?? []).flatMap((resource) =>
-        r.verbs.map((verb) => ({ when, group, resource, verb, because })),
+const SPEC = "object.spec";
+const TARGET_NAME = "string(object.spec.scaleTargetRef.name)";
+
+/**
+ * One check per verb, group and resource of a rule the Role grants beyond the
+ * CPA itself, under the condition the Role grants it; rules on the target take
+ * its group and resource from the policy's variables.
+ */
+function grantValidations(grant: RoleGrant): Validation[] {
+  const flag = grant.flag && `${SPEC}.?${grant.flag}.orValue(false) == true`;
+  if (grant.on === "target") {
+    return grant.verbs.map((verb) =>
+      checkValidation(
+        {
+          when: "variables.resource != ''",
+          group: "",
+          resource: "",
+          ...(grant.subresource ? { subresource: grant.subresource } : {}),
+          name: TARGET_NAME,
+          verb,
+          because: grant.because,
+        },
+        "variables.group",
+        "variables.resource",
+      ),
+    );
+  }
+  if (grant.own) return [];
+  return grant.apiGroups.flatMap((group) =>
+    grant.resources.flatMap((resource) =>
+      grant.verbs.map((verb) =>
+        checkValidation({ ...(flag ? { when: flag } : {}), group, resource, verb, because: grant.because }),
       ),
     ),
   );
 }
 
+/** The template's ServiceAccount, which the Role is bound to without provisionServiceAccount (desired/pod.ts). */
+const TEMPLATE_ACCOUNT = `${SPEC}.?template.?spec.?serviceAccountName.orValue('')`;
+
+/** The Role is bound to a ServiceAccount not named like the CPA: one other workloads may run as. */
+const BINDS_ANOTHER_ACCOUNT =
+  `${SPEC}.?provisionServiceAccount.orValue(true) == false && ` +
+  `${SPEC}.?provisionRoleBinding.orValue(true) == true && ` +
+  `${TEMPLATE_ACCOUNT} != '' && ${TEMPLATE_ACCOUNT} != string(object.metadata.name)`;
+
 function validations(): Validation[] {
-  const spec = "object.spec";
   return [
     checkValidation({
       group: "",
@@ -164,38 +197,24 @@ function validations(): Validation[] {
         `'=<plural resource> on the CustomResourceDefinition ${customResourceDefinition().metadata.name}'`,
       reason: "Invalid",
     },
-    checkValidation(
-      {
-        when: "variables.resource != ''",
-        group: "",
-        resource: "",
-        subresource: "scale",
-        name: "string(object.spec.scaleTargetRef.name)",
-        verb: "update",
-        because:
-          "its autoscaler scales spec.scaleTargetRef, and while it is paused the operator holds it at the paused-replicas annotation",
-      },
-      "variables.group",
-      "variables.resource",
-    ),
-    ...ruleChecks(
-      METRICS_RULES,
-      `${spec}.?roleRequiresMetricsServer.orValue(false) == true`,
-      "roleRequiresMetricsServer grants the autoscaler the metrics APIs",
-    ).map((c) => checkValidation(c)),
-    ...ruleChecks(
-      ARGO_ROLLOUTS_RULES,
-      `${spec}.?roleRequiresArgoRollouts.orValue(false) == true`,
-      "roleRequiresArgoRollouts grants the autoscaler reading Argo Rollouts",
-    ).map((c) => checkValidation(c)),
+    ...ROLE_GRANTS.flatMap(grantValidations),
     checkValidation({
-      when: `${spec}.?provisionRole.orValue(true) == false && ${spec}.?provisionRoleBinding.orValue(true) == true`,
+      when: `${SPEC}.?provisionRole.orValue(true) == false && ${SPEC}.?provisionRoleBinding.orValue(true) == true`,
       group: "rbac.authorization.k8s.io",
       resource: "roles",
       name: "string(object.metadata.name)",
       verb: "bind",
       because:
         "with provisionRole: false the operator binds the Role of that name to the autoscaler's ServiceAccount",
+    }),
+    checkValidation({
+      when: BINDS_ANOTHER_ACCOUNT,
+      group: "rbac.authorization.k8s.io",
+      resource: "rolebindings",
+      verb: "create",
+      because:
+        "the operator binds the CPA's Role to spec.template.spec.serviceAccountName, a ServiceAccount not named like the CPA, " +
+        "so every Pod running as it gains what the Role grants",
     }),
   ];
 }

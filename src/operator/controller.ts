@@ -200,7 +200,8 @@ export class Controller {
         try {
           const result = await reconcile(key, deps);
           metrics?.reconciles.inc({ result: result.requeueAfterMs === undefined ? "success" : "requeue" });
-          return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
+          if (result.requeueAfterMs === undefined) return undefined;
+          return { requeueAfterMs: result.requeueAfterMs, ...(result.backOff ? { backOff: true } : {}) };
         } finally {
           end?.();
         }

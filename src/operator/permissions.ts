@@ -8,7 +8,7 @@
 // ClusterRole picks it up.
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { GROUP, PLURAL } from "../api/names.ts";
-import { ARGO_ROLLOUTS_RULES, METRICS_RULES } from "./desired/role.ts";
+import { FLAGGED_RULES } from "./desired/role.ts";
 
 export const AGGREGATE_LABEL = `${GROUP}/aggregate-to-operator`;
 
@@ -68,12 +68,7 @@ export const TARGET_RULES: readonly V1PolicyRule[] = [
 });
 
 /** Everything the operator holds in the namespaces it manages. */
-export const OPERATOR_RULES: readonly V1PolicyRule[] = [
-  ...MANAGE_RULES,
-  ...TARGET_RULES,
-  ...METRICS_RULES,
-  ...ARGO_ROLLOUTS_RULES,
-];
+export const OPERATOR_RULES: readonly V1PolicyRule[] = [...MANAGE_RULES, ...TARGET_RULES, ...FLAGGED_RULES];
 
 /** Leader election, in the operator's own namespace. */
 export const LEADER_ELECTION_RULES: readonly V1PolicyRule[] = [

@@ -66,9 +66,17 @@ export interface ReconcileDeps {
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
+  /** The pass found problems: come back after the CPA's backoff, at most requeueAfterMs. */
+  backOff?: boolean;
 }
 
-/** Retry for problems only a change elsewhere can fix (a CRD installed, RBAC granted). */
+/**
+ * The longest wait before a CPA with problems is looked at again. Problems
+ * mostly need a change elsewhere (a CRD installed, RBAC granted), but some
+ * pass by themselves (right after an apiserver restart its authorizer
+ * answers 403 for a few seconds), so retries start at the work queue's base
+ * delay and double up to this.
+ */
 const RETRY_PROBLEM_MS = 60_000;
 const RETRY_SOON_MS = 2_000;
 
@@ -146,7 +154,10 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
   }
   recordActions(pass);
   if (pass.problems.length > 0)
-    return { requeueAfterMs: Math.min(pass.requeueAfterMs ?? RETRY_PROBLEM_MS, RETRY_PROBLEM_MS) };
+    return {
+      requeueAfterMs: Math.min(pass.requeueAfterMs ?? RETRY_PROBLEM_MS, RETRY_PROBLEM_MS),
+      backOff: true,
+    };
   return pass.requeueAfterMs === undefined ? {} : { requeueAfterMs: pass.requeueAfterMs };
 }
 

@@ -230,6 +230,7 @@ describe("control-plane restarts shorter than the renew deadline", () => {
         "--leader-elect",
         "--leader-election-namespace=cpa-system",
         `--leader-election-id=restart-${component}`,
+        ...(process.env["CPA_FAULT_DEBUG"] ? ["--log-level=debug"] : []),
       ]);
       const namespace = await seeded(t, 3);
       await allReady(namespace, 3);
@@ -244,15 +245,13 @@ describe("control-plane restarts shorter than the renew deadline", () => {
       const ready = Date.now();
       autoscaler.setReplicas(4);
       await webAt(namespace, 4);
-      // Where the time after the restart went: who was waiting to reconnect.
-      // Mostly 7 to 10 s; about one run in three, about 60 s more, spent before
-      // the operator creates the new CPAs' Pods: its CPA watch, reopened while
-      // the restarted apiserver was still building its custom-resource storage
-      // ("storage is (re)initializing"), delivers nothing until the apiserver
-      // ends it (its 60 s request timeout for the storage it replaced), and the
-      // next watch sees them. client-go's reflectors wait the same way; the
-      // scheduler's and controller-manager's own back-off (up to 30 s, reset
-      // after 2 min without a failure) adds more when restarts come close together.
+      // Where the time after the restart went. For several seconds after it
+      // reports ready, the restarted apiserver's authorizer still answers 403
+      // (its RBAC caches are filling): to the operator's creates, and to the
+      // scheduler's and controller-manager's watches, which back off. The
+      // operator retries a CPA whose pass hit a problem after a backoff that
+      // starts at 0.5 s and doubles (work-queue.ts); it used to wait a fixed
+      // 60 s, which is why this case took 9 s in some runs and 70 s in others.
       t.diagnostic(
         `down ${downMs} ms; after it: ${await podTimeline(namespace, ["after-0", "after-1"], back)}; ` +
           `all Ready +${ready - back} ms, web at 4 +${Date.now() - back} ms; ` +

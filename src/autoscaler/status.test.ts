@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CycleOutcome } from "./cycle.ts";
 import { decide, emptyHistory, type DecisionInput } from "./decide/decide.ts";
+import { recommendationsOf } from "./decide/window.ts";
 import { autoscalerStatus } from "./status.ts";
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -38,7 +39,7 @@ test("ScalingLimited names what limited the decision", () => {
     limited({
       evaluation: 2,
       downscaleStabilizationSeconds: 60,
-      history: { ...emptyHistory(), recommendations: [{ at: NOW - 10_000, replicas: 5 }] },
+      history: { ...emptyHistory(), recommendations: recommendationsOf([{ at: NOW - 10_000, replicas: 5 }]) },
     }),
     "True/ScaleStabilized",
   );

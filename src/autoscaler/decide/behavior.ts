@@ -10,8 +10,9 @@ import {
   type Behavior,
   type ScalingRules,
 } from "../../api/autoscaler-config.ts";
-import { changeWithin, isInWindow, type History, type TimedReplicas } from "./history.ts";
+import { changeWithin, type History } from "./history.ts";
 import { unchanged, type Stabilized, type Step } from "./rules.ts";
+import { highestIn, lowestIn, withRecommendation, type Recommendations } from "./window.ts";
 
 export type ScalingPolicy = NonNullable<ScalingRules["policies"]>[number];
 export type SelectPolicy = NonNullable<ScalingRules["selectPolicy"]>;
@@ -79,22 +80,23 @@ export function stabilizeWithBehavior(
   current: number,
   now: number,
   behavior: ResolvedBehavior,
-  past: readonly TimedReplicas[],
+  past: Recommendations,
 ): Stabilized {
   const up = behavior.scaleUp.stabilizationWindowSeconds;
   const down = behavior.scaleDown.stabilizationWindowSeconds;
-  const kept = past.filter((r) => isInWindow(r.at, now, Math.max(up, down)));
-  const inUp = kept.filter((r) => isInWindow(r.at, now, up)).map((r) => r.replicas);
-  const inDown = kept.filter((r) => isInWindow(r.at, now, down)).map((r) => r.replicas);
-  const upBound = Math.min(desired, ...inUp);
-  const downBound = Math.max(desired, ...inDown);
+  const upBound = Math.min(desired, lowestIn(past, now, up, "exclusive") ?? desired);
+  const downBound = Math.max(desired, highestIn(past, now, down, "exclusive") ?? desired);
   const replicas = Math.min(Math.max(current, upBound), downBound);
-  const recommendations = [...kept, { at: now, replicas: desired }];
+  const recommendations = withRecommendation(
+    past,
+    { at: now, replicas: desired },
+    now - Math.max(up, down) * 1000,
+  );
   if (replicas === desired) return { step: unchanged(desired), recommendations };
   const note =
     desired > current
-      ? `held at ${replicas} by scale-up stabilization: min of last ${inUp.length + 1} recommendations in ${up}s = ${upBound}`
-      : `held at ${replicas} by scale-down stabilization: max of last ${inDown.length + 1} recommendations in ${down}s = ${downBound}`;
+      ? `held at ${replicas} by scale-up stabilization: lowest recommendation in the last ${up}s = ${upBound}`
+      : `held at ${replicas} by scale-down stabilization: highest recommendation in the last ${down}s = ${downBound}`;
   return { step: { replicas, note }, recommendations };
 }
 

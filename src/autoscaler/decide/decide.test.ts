@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Behavior, ScalingRules } from "../../api/autoscaler-config.ts";
 import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, resolveBehavior } from "./behavior.ts";
+import { NO_RECOMMENDATIONS, recommendationsOf } from "./window.ts";
 import {
   decide,
   emptyHistory,
@@ -35,7 +36,9 @@ function input(overrides: Partial<DecisionInput> = {}): DecisionInput {
 function recommended(...entries: [secondsAgo: number, replicas: number][]): History {
   return {
     ...emptyHistory(),
-    recommendations: entries.map(([ago, replicas]) => ({ at: at(-ago), replicas })),
+    recommendations: recommendationsOf(
+      entries.map(([ago, replicas]) => ({ at: at(-ago), replicas })).sort((a, b) => a.at - b.at),
+    ),
   };
 }
 
@@ -204,13 +207,13 @@ describe("the original's downscale stabilisation", () => {
     assert.deepEqual(replicas, [5, 5, 5, 2]);
     assert.equal(
       nth(decisions, 1).reason,
-      "held by downscale stabilisation: max of last 2 evaluations in 300s = 5",
+      "held by downscale stabilisation: highest evaluation in the last 300s = 5",
     );
     assert.equal(nth(decisions, 1).scale, false);
     assert.equal(nth(decisions, 1).limited, true);
     assert.equal(
       nth(decisions, 2).reason,
-      "held by downscale stabilisation: max of last 3 evaluations in 300s = 5",
+      "held by downscale stabilisation: highest evaluation in the last 300s = 5",
     );
     assert.equal(nth(decisions, 3).scale, true);
   });
@@ -247,7 +250,7 @@ describe("the original's downscale stabilisation", () => {
         history: recommended([400, 9], [100, 4]),
       }),
       replicas: 4,
-      reason: "held by downscale stabilisation: max of last 2 evaluations in 300s = 4",
+      reason: "held by downscale stabilisation: highest evaluation in the last 300s = 4",
     },
   ];
   for (const c of cases) {
@@ -265,10 +268,14 @@ describe("the original's downscale stabilisation", () => {
       input({ evaluation: 50, maxReplicas: 10, downscaleStabilizationSeconds: 300, history }),
     );
     assert.deepEqual(decision.history, {
-      recommendations: [
-        { at: at(-100), replicas: 4 },
-        { at: T0, replicas: 10 },
-      ],
+      // 4 can no longer be the highest of any window that holds it: 10 came later.
+      recommendations: {
+        highest: [{ at: T0, replicas: 10 }],
+        lowest: [
+          { at: at(-100), replicas: 4 },
+          { at: T0, replicas: 10 },
+        ],
+      },
       scaleUpEvents: [],
       scaleDownEvents: [],
     });
@@ -333,7 +340,7 @@ describe("behavior defaults (the HPA's)", () => {
     assert.deepEqual(replicas, [8, 8, 8, 3]);
     assert.equal(
       nth(decisions, 1).reason,
-      "held at 8 by scale-down stabilization: max of last 2 recommendations in 300s = 8",
+      "held at 8 by scale-down stabilization: highest recommendation in the last 300s = 8",
     );
     assert.equal(nth(decisions, 1).scale, false);
   });
@@ -682,7 +689,7 @@ describe("behavior: the HPA controller's unit-test cases (horizontal_test.go)", 
         behavior: { scaleDown: { stabilizationWindowSeconds: 180 } },
       }),
       replicas: 5,
-      reason: "held at 5 by scale-down stabilization: max of last 3 recommendations in 180s = 5",
+      reason: "held at 5 by scale-down stabilization: highest recommendation in the last 180s = 5",
     },
     {
       name: "simple scale up stabilization (window 300s keeps 4 under 7)",
@@ -694,7 +701,7 @@ describe("behavior: the HPA controller's unit-test cases (horizontal_test.go)", 
         behavior: { scaleUp: { stabilizationWindowSeconds: 300 } },
       }),
       replicas: 4,
-      reason: "held at 4 by scale-up stabilization: min of last 3 recommendations in 300s = 4",
+      reason: "held at 4 by scale-up stabilization: lowest recommendation in the last 300s = 4",
     },
     {
       name: "no scale down stabilization with a scale-down window of 0",
@@ -932,14 +939,17 @@ describe("behavior: min and max", () => {
 
   test("a correction into bounds records no recommendation", () => {
     const decision = decide(input({ evaluation: 3, current: 12, maxReplicas: 10, behavior: {} }));
-    assert.deepEqual(decision.history.recommendations, []);
+    assert.deepEqual(decision.history.recommendations, NO_RECOMMENDATIONS);
   });
 });
 
 describe("decide is pure", () => {
   function frozenHistory(): History {
     return Object.freeze({
-      recommendations: Object.freeze([Object.freeze({ at: at(-60), replicas: 7 })]),
+      recommendations: Object.freeze({
+        highest: Object.freeze([Object.freeze({ at: at(-60), replicas: 7 })]),
+        lowest: Object.freeze([Object.freeze({ at: at(-60), replicas: 7 })]),
+      }),
       scaleUpEvents: Object.freeze([Object.freeze({ at: at(-10), change: 2 })]),
       scaleDownEvents: Object.freeze([]),
     });

@@ -12,7 +12,8 @@ import {
   stabilizeWithBehavior,
   type ResolvedBehavior,
 } from "./behavior.ts";
-import { isInWindow, pruneScaleEvents, type History } from "./history.ts";
+import { pruneScaleEvents, type History } from "./history.ts";
+import { prunedRecommendations } from "./window.ts";
 import { clampToBounds, isAutoscalingDisabled, stabilizeDownscale, type Step } from "./rules.ts";
 
 export { emptyHistory, recordScale } from "./history.ts";
@@ -139,7 +140,7 @@ function decideOutOfBounds(
   history: History,
 ): Decision {
   const window = longestWindowSeconds(behavior);
-  const recommendations = history.recommendations.filter((r) => isInWindow(r.at, input.now, window));
+  const recommendations = prunedRecommendations(history.recommendations, input.now - window * 1000);
   // The HPA skips stabilisation and policies here: the trace shows them as
   // leaving the clamped value alone, and the bounds correction as the last step.
   return conclude(

@@ -1,3 +1,5 @@
+import { NO_RECOMMENDATIONS, type Recommendations } from "./window.ts";
+
 // What the decision carries from one run to the next. Immutable: every function
 // here returns a new History, so a run that fails half-way leaves the kept one
 // untouched. Times are milliseconds since the epoch, taken from the caller's clock.
@@ -15,8 +17,8 @@ export interface ScaleEvent {
 }
 
 export interface History {
-  /** Past targets, for stabilisation (the original's window or the HPA's windows). */
-  readonly recommendations: readonly TimedReplicas[];
+  /** Past targets, for stabilisation (the original's window or the HPA's windows), bounded: window.ts. */
+  readonly recommendations: Recommendations;
   /** Scale-ups that happened, as the HPA's scaleUpEvents (behavior mode only). */
   readonly scaleUpEvents: readonly ScaleEvent[];
   /** Scale-downs that happened, as the HPA's scaleDownEvents (behavior mode only). */
@@ -24,7 +26,23 @@ export interface History {
 }
 
 export function emptyHistory(): History {
-  return { recommendations: [], scaleUpEvents: [], scaleDownEvents: [] };
+  return { recommendations: NO_RECOMMENDATIONS, scaleUpEvents: [], scaleDownEvents: [] };
+}
+
+/**
+ * The most scale events kept per direction. Only a scale that happened is an
+ * event, one per run at most, and events older than the longest policy period
+ * are dropped; past this many (a scale every run, runs milliseconds apart) the
+ * two oldest become one at the later time, which can only make the limits
+ * stricter: a merged event counts for longer, never for less.
+ */
+export const MAX_SCALE_EVENTS = 1000;
+
+function withEvent(events: readonly ScaleEvent[], event: ScaleEvent): readonly ScaleEvent[] {
+  if (events.length < MAX_SCALE_EVENTS) return [...events, event];
+  const [first, second, ...rest] = events;
+  const merged = { at: second?.at ?? event.at, change: (first?.change ?? 0) + (second?.change ?? 0) };
+  return [merged, ...rest, event];
 }
 
 /**
@@ -32,12 +50,13 @@ export function emptyHistory(): History {
  * one itself: a failed or skipped write must not use up a policy's budget.
  */
 export function recordScale(history: History, now: number, from: number, to: number): History {
-  if (to > from) {
-    return { ...history, scaleUpEvents: [...history.scaleUpEvents, { at: now, change: to - from }] };
-  }
-  if (to < from) {
-    return { ...history, scaleDownEvents: [...history.scaleDownEvents, { at: now, change: from - to }] };
-  }
+  if (to > from)
+    return { ...history, scaleUpEvents: withEvent(history.scaleUpEvents, { at: now, change: to - from }) };
+  if (to < from)
+    return {
+      ...history,
+      scaleDownEvents: withEvent(history.scaleDownEvents, { at: now, change: from - to }),
+    };
   return history;
 }
 

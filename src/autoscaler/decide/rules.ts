@@ -1,7 +1,7 @@
 // The original Custom Pod Autoscaler's rules (internal/scaling/scaling.go, v2):
 // the scale-to/from-zero switch, the min/max clamp and the downscale
 // stabilisation window. The clamp is shared with behavior mode.
-import type { TimedReplicas } from "./history.ts";
+import { highestIn, NO_RECOMMENDATIONS, withRecommendation, type Recommendations } from "./window.ts";
 
 /** The value after one rule, and why the rule changed it (absent when it did not). */
 export interface Step {
@@ -34,29 +34,26 @@ export function clampToBounds(target: number, minReplicas: number, maxReplicas: 
 
 export interface Stabilized {
   readonly step: Step;
-  readonly recommendations: TimedReplicas[];
+  readonly recommendations: Recommendations;
 }
 
 /**
  * The original's downscale stabilisation: keep (time, clamped target) pairs
  * for `windowSeconds` and use the highest, this run's included. Only a
- * scale-down can be held: the max is never below this run's target. Unlike
- * the HPA, an entry exactly one window old still counts (the original drops
- * only times Before(cutoff)). A window of 0 keeps nothing.
+ * scale-down can be held: the highest is never below this run's target.
+ * Unlike the HPA, an entry exactly one window old still counts (the original
+ * drops only times Before(cutoff)). A window of 0 keeps nothing.
  */
 export function stabilizeDownscale(
   target: number,
   now: number,
   windowSeconds: number,
-  past: readonly TimedReplicas[],
+  past: Recommendations,
 ): Stabilized {
-  if (windowSeconds <= 0) return { step: unchanged(target), recommendations: [] };
-  const cutoff = now - windowSeconds * 1000;
-  const recommendations = [...past.filter((r) => r.at >= cutoff), { at: now, replicas: target }];
-  const highest = Math.max(...recommendations.map((r) => r.replicas));
+  if (windowSeconds <= 0) return { step: unchanged(target), recommendations: NO_RECOMMENDATIONS };
+  const recommendations = withRecommendation(past, { at: now, replicas: target }, now - windowSeconds * 1000);
+  const highest = highestIn(recommendations, now, windowSeconds, "inclusive") ?? target;
   if (highest === target) return { step: unchanged(target), recommendations };
-  const note =
-    `held by downscale stabilisation: max of last ${recommendations.length} evaluations ` +
-    `in ${windowSeconds}s = ${highest}`;
+  const note = `held by downscale stabilisation: highest evaluation in the last ${windowSeconds}s = ${highest}`;
   return { step: { replicas: highest, note }, recommendations };
 }

@@ -104,4 +104,63 @@ describe("podHealth", () => {
       /container sidecar has terminated; last exit code 2 \(Error\)/,
     );
   });
+  describe("init containers", () => {
+    const init = (...statuses: Partial<V1ContainerStatus>[]): V1ContainerStatus[] =>
+      statuses.map((c) => ({
+        name: "setup",
+        image: "setup:1",
+        imageID: "",
+        ready: false,
+        restartCount: 0,
+        ...c,
+      }));
+    const message = (h: ReturnType<typeof podHealth>): string => ("message" in h ? h.message : "");
+
+    test("one that completed is fine: the Pod is running", () => {
+      const p = pod("Running", true, { state: running(60_000) });
+      (p.status ??= {}).initContainerStatuses = init({
+        state: { terminated: { exitCode: 0, reason: "Completed" } },
+      });
+      assert.deepEqual(podHealth(p, NOW), { state: "running" });
+    });
+
+    test("while one runs, the Pod is initialising: pending, not not-ready", () => {
+      const p = pod("Pending", false, { state: { waiting: { reason: "PodInitializing" } } });
+      (p.status ??= {}).initContainerStatuses = init({ state: running(1000) });
+      const h = podHealth(p, NOW);
+      assert.equal(h.state, "pending");
+      assert.match(message(h), /to initialise: init container setup is running/);
+    });
+
+    test("one that fails is reported with its exit code, reason and message", () => {
+      const p = pod("Pending", false, { state: { waiting: { reason: "PodInitializing" } } });
+      (p.status ??= {}).initContainerStatuses = init({
+        restartCount: 3,
+        state: {
+          waiting: { reason: "CrashLoopBackOff", message: "back-off 40s restarting failed container" },
+        },
+        lastState: { terminated: { exitCode: 1, reason: "Error", message: "cannot reach the database" } },
+      });
+      const h = podHealth(p, NOW);
+      assert.equal(h.state, "not-ready");
+      assert.match(
+        message(h),
+        /init container setup is waiting: CrashLoopBackOff \(back-off 40s restarting failed container\); restarted 3 times; last exit code 1 \(Error\): cannot reach the database/,
+      );
+      (p.status ??= {}).initContainerStatuses = init({
+        state: { terminated: { exitCode: 2, reason: "Error" } },
+      });
+      assert.match(message(podHealth(p, NOW)), /init container setup failed with exit code 2 \(Error\)/);
+    });
+
+    test("a native sidecar (restartPolicy Always) counts as a container: it must run and be ready", () => {
+      const p = pod("Running", false, { state: running(60_000) });
+      p.spec = {
+        containers: [{ name: "scaler" }],
+        initContainers: [{ name: "setup", restartPolicy: "Always" }],
+      };
+      (p.status ??= {}).initContainerStatuses = init({ state: running(60_000), ready: false });
+      assert.match(message(podHealth(p, NOW)), /container setup is running but not ready/);
+    });
+  });
 });

@@ -60,10 +60,66 @@ function containerProblem(status: V1ContainerStatus): string | undefined {
   return `container ${status.name} ${parts.join("; ")}`;
 }
 
+/**
+ * Native sidecars (init containers with restartPolicy Always) keep running
+ * beside the main containers and count as they do; other init containers run
+ * to completion before them.
+ */
+function splitInit(pod: V1Pod): { init: V1ContainerStatus[]; sidecars: V1ContainerStatus[] } {
+  const sidecar = new Set(
+    (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === "Always").map((c) => c.name),
+  );
+  const all = pod.status?.initContainerStatuses ?? [];
+  return { init: all.filter((s) => !sidecar.has(s.name)), sidecars: all.filter((s) => sidecar.has(s.name)) };
+}
+
+const completed = (s: V1ContainerStatus): boolean => s.state?.terminated?.exitCode === 0;
+
+/** What an init container that has not completed is doing wrong, or undefined while it runs as it should. */
+function initFailure(s: V1ContainerStatus): string | undefined {
+  const terminated = s.state?.terminated;
+  const waiting = s.state?.waiting;
+  if (terminated)
+    return `failed with exit code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
+  if (waiting && !isStarting(s))
+    return `is waiting: ${waiting.reason ?? "unknown reason"}${waiting.message ? ` (${oneLine(waiting.message, 200)})` : ""}`;
+  // Running again after failing: the kubelet retries it; it is failing until it completes.
+  if (s.restartCount > 0 && s.lastState?.terminated) return "is running again after failing";
+  return undefined;
+}
+
+/** Why an init container fails, in a sentence; undefined while it completes or runs as it should. */
+function initProblem(s: V1ContainerStatus): string | undefined {
+  if (completed(s)) return undefined;
+  const failure = initFailure(s);
+  if (!failure) return undefined;
+  const terminated = s.state?.terminated;
+  // A terminated state is the termination itself: its message, not the same exit code twice.
+  const last = terminated
+    ? terminated.message
+      ? oneLine(terminated.message)
+      : ""
+    : (lastTermination(s) ?? "");
+  const details = [restarts(s), last];
+  return `init container ${s.name} ${[failure, ...details.filter((d) => d !== "")].join("; ")}`;
+}
+
 export function podHealth(pod: V1Pod, now: number): PodHealth {
   const name = pod.metadata?.name ?? "";
   const phase = pod.status?.phase ?? "Pending";
-  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const { init, sidecars } = splitInit(pod);
+  const failing = init.map(initProblem).filter((p): p is string => p !== undefined);
+  if (failing.length > 0)
+    return { state: "not-ready", message: `The autoscaler Pod ${name} is not ready: ${failing.join("; ")}` };
+  const initialising = init.find((s) => !completed(s));
+  if (initialising) {
+    const doing = initialising.state?.running ? "running" : "starting";
+    return {
+      state: "pending",
+      message: `Waiting for the autoscaler Pod ${name} to initialise: init container ${initialising.name} is ${doing}`,
+    };
+  }
+  const statuses = [...sidecars, ...(pod.status?.containerStatuses ?? [])];
   if (phase === "Pending" && statuses.every(isStarting)) {
     return { state: "pending", message: `Waiting for the autoscaler Pod ${name} to run (phase ${phase})` };
   }
@@ -83,7 +139,8 @@ function notReady(pod: V1Pod, statuses: V1ContainerStatus[]): string | undefined
 
 /** Not started yet, and nothing wrong so far. */
 function isStarting(s: V1ContainerStatus): boolean {
-  return !s.state?.waiting || s.state.waiting.reason === "ContainerCreating";
+  const reason = s.state?.waiting?.reason;
+  return !s.state?.waiting || reason === "ContainerCreating" || reason === "PodInitializing";
 }
 
 /** Ready now, but restarted recently: it must prove it stays up. */

@@ -170,6 +170,37 @@ describe("LeaderElector", () => {
     await a.done;
   });
 
+  test("the first term is measured from when the acquiring attempt began, not from its slow answer", async () => {
+    const clock = new FakeClock();
+    // The apiserver takes 5 s to answer the winning create, then fails every renewal.
+    class SlowFirst extends FakeLeases {
+      #answered = 0;
+      override request<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+        if (method === "POST" && this.#answered++ === 0) {
+          const answer = super.request<T>(method, path, options);
+          return new Promise((resolve) => {
+            clock.setTimeout(() => {
+              resolve(answer);
+            }, 5000);
+          });
+        }
+        return super.request<T>(method, path, options);
+      }
+    }
+    const leases = new SlowFirst();
+    const attemptAt = clock.monotonic();
+    const a = candidate(clock, leases, "a");
+    while (!a.events.includes("started")) await tick(clock, 100);
+    assert.ok(clock.monotonic() - attemptAt >= 5000, "the acquire took its 5 s");
+    leases.failing = true;
+    while (!a.events.includes("lost")) await tick(clock, 100);
+    const term = clock.monotonic() - attemptAt;
+    // Others see renewTime = the attempt's start: stepping down later than renewDeadline (10 s)
+    // after it, plus one retry period, would overlap a successor's term.
+    assert.ok(term <= 10_000 + 2_000, `stepped down ${term} ms after the acquiring attempt began`);
+    await a.done;
+  });
+
   test("a wall-clock step does not keep a leader that cannot renew in office", async () => {
     const clock = new FakeClock(1_700_000_000_000);
     const leases = new FakeLeases();

@@ -110,7 +110,8 @@ export class LeaderElector {
 
   /** Campaigns until elected, leads until the lease is lost or signal aborts, then resolves. */
   async run(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<void> {
-    if (!(await this.#acquire(callbacks, signal))) return;
+    const termStart = await this.#acquire(callbacks, signal);
+    if (termStart === undefined) return;
     this.#leading = true;
     const leadership = new AbortController();
     // The work ending on its own (it failed) ends the term too.
@@ -134,7 +135,7 @@ export class LeaderElector {
       this.#log({ ...this.#fields(), err: String(err) }, "Leader's work failed; stepping down");
       workEnded.abort();
     }
-    const lost = await this.#renew(callbacks, AbortSignal.any([signal, workEnded.signal]));
+    const lost = await this.#renew(callbacks, termStart, AbortSignal.any([signal, workEnded.signal]));
     this.#leading = false;
     leadership.abort();
     if (lost) {
@@ -148,20 +149,27 @@ export class LeaderElector {
     callbacks.onStoppedLeading(false);
   }
 
-  async #acquire(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Campaigns until elected; resolves with when (monotonic) the winning
+   * attempt began, which is where the first term is measured from, as every
+   * renewal's is: the renewTime written is that moment, and a slow response
+   * must not stretch the term past what others see. Undefined when aborted.
+   */
+  async #acquire(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<number | undefined> {
     while (!signal.aborted) {
-      if (await this.#tryAcquireOrRenew(callbacks, this.#clock.monotonic() + this.#renewDeadlineMs, signal)) {
+      const attemptAt = this.#clock.monotonic();
+      if (await this.#tryAcquireOrRenew(callbacks, attemptAt + this.#renewDeadlineMs, signal)) {
         this.#log(this.#fields(), "Acquired lease");
-        return true;
+        return attemptAt;
       }
       await sleep(this.#clock, this.#retryPeriodMs, signal);
     }
-    return false;
+    return undefined;
   }
 
   /** Returns true when leadership was lost, false when the signal aborted. */
-  async #renew(callbacks: LeaderCallbacks, signal: AbortSignal): Promise<boolean> {
-    let renewedAt = this.#clock.monotonic();
+  async #renew(callbacks: LeaderCallbacks, termStart: number, signal: AbortSignal): Promise<boolean> {
+    let renewedAt = termStart;
     for (;;) {
       await sleep(this.#clock, this.#retryPeriodMs, signal);
       if (signal.aborted) return false;

@@ -1,8 +1,44 @@
 // Builds the CustomResourceDefinition from the schema source. `npm run gen`
 // writes it to crds/; a test fails when the committed file drifts.
 import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "./names.ts";
+import { API_VERSION_PATTERN } from "../kube/discovery.ts";
 import { specSchema, statusSchema } from "./custom-pod-autoscaler.ts";
 import type { JsonSchema } from "./schema.ts";
+
+/**
+ * The spec as the CRD validates it: the shared schema plus the rules only the
+ * apiserver applies. scaleTargetRef.apiVersion must be group/version (or v1):
+ * `apps` alone would pass the admission policy as a core kind while the
+ * operator looked it up under /apis/apps. (The runtime's discovery refuses it
+ * too, with the same pattern.)
+ */
+function crdSpecSchema(): JsonSchema {
+  const ref = specSchema.properties?.["scaleTargetRef"];
+  const apiVersion = ref?.properties?.["apiVersion"];
+  if (!ref || !apiVersion) throw new Error("the spec schema has no scaleTargetRef.apiVersion");
+  return {
+    ...specSchema,
+    properties: {
+      ...specSchema.properties,
+      scaleTargetRef: {
+        ...ref,
+        properties: {
+          ...ref.properties,
+          apiVersion: {
+            ...apiVersion,
+            "x-kubernetes-validations": [
+              {
+                rule: `self == '' || self.matches('${API_VERSION_PATTERN}')`,
+                message: "must be group/version, e.g. apps/v1, or v1 for the core group",
+                messageExpression: `'must be group/version, e.g. apps/v1, or v1 for the core group, not ' + self`,
+              },
+            ],
+          },
+        },
+      },
+    },
+  };
+}
 
 export interface PrinterColumn {
   name: string;
@@ -118,7 +154,7 @@ export function customResourceDefinition(): CustomResourceDefinition {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: columns,
-          schema: { openAPIV3Schema: rootSchema(specSchema, statusSchema) },
+          schema: { openAPIV3Schema: rootSchema(crdSpecSchema(), statusSchema) },
         },
         {
           // The original's v1alpha1 was dropped without conversion, yet users still

@@ -55,13 +55,10 @@ const variables = [
   // The admin's additions, from the CRD's annotations. They cannot override a built-in kind.
   { name: "extra", expression: "params.metadata.?annotations.orValue({})" },
   {
-    // Without an apiVersion the operator looks the kind up in every group; here it must be unique.
+    // Without an apiVersion only the built-in kinds resolve, to their own group,
+    // as the operator resolves them (operator/target.ts).
     name: "candidates",
-    expression:
-      "variables.builtin.filter(k, k == variables.kind || k.startsWith(variables.kind + '.')) + " +
-      `variables.extra.filter(a, a == ${prefix} + variables.kind || a.startsWith(${prefix} + variables.kind + '.'))` +
-      `.map(a, a.substring(${TARGET_ANNOTATION_PREFIX.length}))` +
-      ".filter(k, !(k in variables.builtin))",
+    expression: "variables.builtin.filter(k, k == variables.kind || k.startsWith(variables.kind + '.'))",
   },
   {
     name: "key",
@@ -186,8 +183,10 @@ function validations(): Validation[] {
     {
       expression: "variables.resource != ''",
       messageExpression:
-        "variables.apiVersion == '' && size(variables.candidates) > 1 ? " +
-        "'spec.scaleTargetRef: kind ' + variables.kind + ' is served by several API groups; set spec.scaleTargetRef.apiVersion' : " +
+        "variables.apiVersion == '' ? " +
+        "'spec.scaleTargetRef: kind ' + variables.kind + ' has no apiVersion, and only the built-in kinds (" +
+        BUILTIN_TARGETS.map((t) => t.kind).join(", ") +
+        ") are looked up without one: set spec.scaleTargetRef.apiVersion' : " +
         "'spec.scaleTargetRef: the admission policy " +
         ADMISSION_POLICY_NAME +
         " does not know which resource serves ' + variables.kind + " +

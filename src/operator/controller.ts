@@ -20,6 +20,7 @@ import { Expectations } from "./expectations.ts";
 import { StatusLane } from "./status-lane.ts";
 import { controllerOf } from "./ownership.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
+import { resolveScaleTarget } from "./target.ts";
 
 export const FIELD_MANAGER = "cpa-operator";
 
@@ -154,7 +155,7 @@ export class Controller {
       submitStatus: (key, body) => {
         statusLane.submit(key, body);
       },
-      resolveTarget: (apiVersion, kind) => discovery.resolve(apiVersion, kind),
+      resolveTarget: (apiVersion, kind) => resolveScaleTarget(discovery, apiVersion, kind),
       // Events wait while keys do: during a burst the apiserver's capacity goes to the creates.
       events: new ApiEventRecorder(http, FIELD_MANAGER, this.#opts.instance, log, () => this.queue.len() > 0),
       log,

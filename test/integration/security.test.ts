@@ -90,12 +90,48 @@ async function userWith(namespace: string, name: string, rules: V1PolicyRule[] =
 }
 
 const CREATE_PODS: V1PolicyRule = { apiGroups: [""], resources: ["pods"], verbs: ["create"] };
-const scaleOf = (deployment: string): V1PolicyRule => ({
-  apiGroups: ["apps"],
-  resources: ["deployments/scale"],
-  resourceNames: [deployment],
-  verbs: ["update"],
-});
+/** What the provisioned Role hands the autoscaler beyond its own CPA, for a Deployment target. */
+const targetRights = (deployment: string, scaleVerbs = ["get", "update", "patch"]): V1PolicyRule[] => [
+  { apiGroups: ["apps"], resources: ["deployments"], resourceNames: [deployment], verbs: ["get"] },
+  { apiGroups: ["apps"], resources: ["deployments/scale"], resourceNames: [deployment], verbs: scaleVerbs },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
+];
+/** Exactly what creating the guide's CPA needs: its Pod, and everything its Role grants beyond the CPA. */
+const authorRights = (deployment = "hello-kubernetes"): V1PolicyRule[] => [
+  CREATE_PODS,
+  ...targetRights(deployment),
+];
+
+/**
+ * Each verb on each resource (and name) a Role grants, as `kubectl auth can-i`
+ * takes it, leaving out the CPA's own object, its status and Events.
+ */
+function grantsBeyondTheCpa(rules: V1PolicyRule[]): Grant[] {
+  return rules.flatMap((rule) =>
+    (rule.apiGroups ?? []).flatMap((group) =>
+      (rule.resources ?? [])
+        .filter((resource) => group !== "custompodautoscaler.com" && resource !== "events")
+        .flatMap((resource) =>
+          (rule.resourceNames ?? [""]).flatMap((name) =>
+            rule.verbs.map((verb) => grant(verb, group, resource, name)),
+          ),
+        ),
+    ),
+  );
+}
+
+interface Grant {
+  verb: string;
+  target: string;
+  sub?: string;
+  words: string;
+}
+
+function grant(verb: string, group: string, resource: string, name: string): Grant {
+  const [plural = "", sub] = resource.split("/");
+  const target = `${plural}${group ? `.${group}` : ""}${name ? `/${name}` : ""}`;
+  return { verb, target, ...(sub ? { sub } : {}), words: `${verb} ${target}${sub ? `/${sub}` : ""}` };
+}
 
 async function applyAs(kubeconfig: string, namespace: string, manifest: string) {
   return kubectlAs(kubeconfig, ["apply", "-n", namespace, "-f", "-"], manifest);
@@ -171,19 +207,65 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
     assert.equal(await isGone(() => getCpa(ns)), true);
   });
 
-  test("Pod rights alone are not enough: scaling the target is named next", async (t) => {
+  test("Pod rights alone are not enough: the target is named next", async (t) => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);
-    const bob = await userWith(ns, "bob", [CREATE_PODS, scaleOf("some-other-deployment")]);
+    const bob = await userWith(ns, "bob", [CREATE_PODS, ...targetRights("some-other-deployment")]);
     const res = await applyAs(bob, ns, CPA);
     assert.notEqual(res.code, 0, "the CPA was accepted");
-    assert.match(res.stderr, /may not update deployments\.apps\/hello-kubernetes\/scale in namespace/);
+    assert.match(res.stderr, /may not get deployments\.apps\/hello-kubernetes in namespace/);
+  });
+
+  test("each right the Role grants beyond the CPA is checked: without list pods, the denial names it", async (t) => {
+    const ns = await testNamespace(t);
+    await applyAsAdmin(ns, DEPLOYMENT);
+    const rights = [
+      CREATE_PODS,
+      ...targetRights("hello-kubernetes").filter((r) => r.resources?.[0] !== "pods"),
+      { apiGroups: [""], resources: ["pods"], verbs: ["get"] },
+    ];
+    const ivan = await userWith(ns, "ivan", rights);
+    const res = await applyAs(ivan, ns, CPA);
+    assert.notEqual(res.code, 0, "the CPA was accepted");
+    assert.match(
+      res.stderr,
+      /may not list pods in namespace .*, which this CustomPodAutoscaler needs: its autoscaler lists/,
+    );
+  });
+
+  test("with exactly the named rights, the CPA's ServiceAccount can do nothing its author cannot beyond its own CPA", async (t) => {
+    const ns = await testNamespace(t);
+    await applyAsAdmin(ns, DEPLOYMENT);
+    const judy = await userWith(ns, "judy", authorRights());
+    const res = await applyAs(judy, ns, CPA);
+    assert.equal(res.code, 0, res.stderr);
+    const role = await eventually("the provisioned Role", () =>
+      rbac.readNamespacedRole({ name: NAME, namespace: ns }),
+    );
+    const as = (who: string) => `--as=system:serviceaccount:${ns}:${who}`;
+    const checked: string[] = [];
+    for (const { verb, target, sub, words } of grantsBeyondTheCpa(role.rules ?? [])) {
+      const args = ["auth", "can-i", verb, target, "-n", ns, ...(sub ? [`--subresource=${sub}`] : [])];
+      const sa = await kubectl([...args, as(NAME)]);
+      assert.equal(sa.stdout.trim(), "yes", `the Role grants ${words}`);
+      const author = await kubectl([...args, as("judy")]);
+      assert.equal(author.stdout.trim(), "yes", `the CPA's ServiceAccount may ${words}, its author not`);
+      checked.push(words);
+    }
+    assert.deepEqual(checked.sort(), [
+      "get deployments.apps/hello-kubernetes",
+      "get deployments.apps/hello-kubernetes/scale",
+      "get pods",
+      "list pods",
+      "patch deployments.apps/hello-kubernetes/scale",
+      "update deployments.apps/hello-kubernetes/scale",
+    ]);
   });
 
   test("a user who may create Pods and scale the target succeeds, and the Pod gets the security defaults", async (t) => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);
-    const carol = await userWith(ns, "carol", [CREATE_PODS, scaleOf("hello-kubernetes")]);
+    const carol = await userWith(ns, "carol", authorRights());
     const res = await applyAs(carol, ns, CPA);
     assert.equal(res.code, 0, res.stderr);
     const pod = await runningPod(ns);
@@ -196,7 +278,8 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);
     await applyAsAdmin(ns, CPA);
-    const dave = await userWith(ns, "dave", [CREATE_PODS]);
+    // Everything but the scale verbs the pause needs.
+    const dave = await userWith(ns, "dave", [CREATE_PODS, ...targetRights("hello-kubernetes", ["get"])]);
     const pause = await kubectlAs(dave, [
       "annotate",
       "cpa",
@@ -216,7 +299,7 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
   test("bringing your own Role (provisionRole: false) needs bind on it, which RBAC's own rule would not ask", async (t) => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);
-    const basic = [CREATE_PODS, scaleOf("hello-kubernetes")];
+    const basic = authorRights();
     const erin = await userWith(ns, "erin", basic);
     const manifest = cpaWith("  provisionRole: false");
     const refused = await applyAs(erin, ns, manifest);
@@ -239,10 +322,24 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
   test("roleRequiresMetricsServer needs the metrics APIs the Role would grant", async (t) => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);
-    const gina = await userWith(ns, "gina", [CREATE_PODS, scaleOf("hello-kubernetes")]);
+    const gina = await userWith(ns, "gina", authorRights());
     const res = await applyAs(gina, ns, cpaWith("  roleRequiresMetricsServer: true"));
     assert.notEqual(res.code, 0, "the CPA was accepted");
     assert.match(res.stderr, /may not get pods\.metrics\.k8s\.io in namespace/);
+  });
+
+  test("a scaleTargetRef.apiVersion that is not group/version is refused by the CRD, naming the field", async (t) => {
+    const ns = await testNamespace(t);
+    const manifest = cpaWith("").replace(
+      "    apiVersion: apps/v1\n    kind: Deployment",
+      "    apiVersion: apps\n    kind: ReplicationController",
+    );
+    const res = await kubectl(["apply", "-n", ns, "-f", "-"], manifest);
+    assert.notEqual(res.code, 0, "the CPA was accepted");
+    assert.match(
+      res.stderr,
+      /spec\.scaleTargetRef\.apiVersion: Invalid value: .*must be group\/version, e\.g\. apps\/v1, or v1 for the core group, not apps/,
+    );
   });
 
   test("a kind the policy does not know is refused until a cluster admin maps it on the CRD", async (t) => {
@@ -269,7 +366,7 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
       const res = await applyAs(henry, ns, widget);
       return res.stderr.includes("widgets.example.com") ? res : undefined;
     });
-    assert.match(mapped.stderr, /may not update widgets\.example\.com\/hello-kubernetes\/scale in namespace/);
+    assert.match(mapped.stderr, /may not get widgets\.example\.com\/hello-kubernetes in namespace/);
   });
 });
 
@@ -371,6 +468,34 @@ describe("the ServiceAccount the autoscaler runs as", () => {
     await eventually("Ready=True", async () =>
       (await condition(ns, "Ready"))?.status === "True" ? true : undefined,
     );
+  });
+
+  test("binding the Role to a ServiceAccount not named like the CPA needs create rolebindings; the original's pattern does not", async (t) => {
+    const ns = await testNamespace(t);
+    await applyAsAdmin(ns, DEPLOYMENT);
+    const asDefault = cpaWith("  provisionServiceAccount: false").replace(
+      "      containers:",
+      "      serviceAccountName: default\n      containers:",
+    );
+    const kate = await userWith(ns, "kate", authorRights());
+    const refused = await applyAs(kate, ns, asDefault);
+    assert.notEqual(refused.code, 0, "the CPA was accepted");
+    assert.match(
+      refused.stderr,
+      /may not create rolebindings\.rbac\.authorization\.k8s\.io in namespace .*spec\.template\.spec\.serviceAccountName, a ServiceAccount not named like the CPA/,
+    );
+    // The original's "Using Custom Resources": the account named like the CPA, brought by the user.
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: NAME } } });
+    const original = await applyAs(kate, ns, cpaWith("  provisionServiceAccount: false"));
+    assert.equal(original.code, 0, original.stderr);
+    const bindings: V1PolicyRule = {
+      apiGroups: ["rbac.authorization.k8s.io"],
+      resources: ["rolebindings"],
+      verbs: ["create"],
+    };
+    const leo = await userWith(ns, "leo", [...authorRights(), bindings]);
+    const accepted = await applyAs(leo, ns, asDefault);
+    assert.equal(accepted.code, 0, accepted.stderr);
   });
 
   test("provisionServiceAccount: false with a serviceAccountName runs as it (workload identity), and binds the Role to it", async (t) => {

@@ -89,16 +89,16 @@ function roleBinding(kind: "Role" | "ClusterRole", name: string, namespace?: str
   };
 }
 
-/** Roles of the namespaced install: everything in the one namespace it manages. */
-export function namespacedRoles(): object[] {
-  return [role(NAME, [...OPERATOR_RULES, ...LEADER_ELECTION_RULES])];
-}
-
-export function leaderElectionRole(namespace: string): object {
+export function leaderElectionRole(namespace?: string): object {
   return role(`${NAME}-leader-election`, LEADER_ELECTION_RULES, namespace);
 }
 
-function deployment(namespace: string | undefined, watchOwnNamespace: boolean): object {
+/**
+ * The operator's Deployment. WATCH_NAMESPACE is empty: every namespace, for
+ * the cluster bundle; the namespaced install lists its tenants' namespaces
+ * there (`kubectl set env deployment/cpa-operator WATCH_NAMESPACE=team-a,team-b`).
+ */
+function deployment(namespace: string | undefined): object {
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
   return {
     apiVersion: "apps/v1",
@@ -126,9 +126,7 @@ function deployment(namespace: string | undefined, watchOwnNamespace: boolean): 
               env: [
                 fieldEnv("POD_NAMESPACE", "metadata.namespace"),
                 fieldEnv("SERVICE_ACCOUNT_NAME", "spec.serviceAccountName"),
-                watchOwnNamespace
-                  ? fieldEnv("WATCH_NAMESPACE", "metadata.namespace")
-                  : { name: "WATCH_NAMESPACE", value: "" },
+                { name: "WATCH_NAMESPACE", value: "" },
               ],
               ports: [{ name: "http", containerPort: 8080 }],
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10 },
@@ -168,19 +166,27 @@ export function clusterBundle(): object[] {
     roleBinding("ClusterRole", NAME),
     leaderElectionRole(ns),
     roleBinding("Role", `${NAME}-leader-election`, ns),
-    deployment(ns, false),
+    deployment(ns),
   ];
 }
 
-/** config/namespaced.yaml: `kubectl apply -n NS -f` installs an operator managing only NS. */
+/**
+ * config/namespaced.yaml: `kubectl apply -n OPERATOR_NS -f` installs an
+ * operator in a namespace of its own, where tenants create no Pods, managing
+ * the namespaces it is bound into (a RoleBinding in each, to the cpa-operator
+ * ClusterRole) and WATCH_NAMESPACE lists. Its ServiceAccount never lives where
+ * a tenant could run a Pod as it. No ClusterRoleBinding: it holds nothing
+ * cluster-wide.
+ */
 export function namespacedBundle(): object[] {
   return [
     customResourceDefinition(),
     admissionPolicy(),
     admissionPolicyBinding(),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME) },
-    ...namespacedRoles(),
-    roleBinding("Role", NAME),
-    deployment(undefined, true),
+    ...clusterRoles(),
+    leaderElectionRole(),
+    roleBinding("Role", `${NAME}-leader-election`),
+    deployment(undefined),
   ];
 }

@@ -13,7 +13,6 @@ import {
   clusterRoles,
   leaderElectionRole,
   namespacedBundle,
-  namespacedRoles,
   OPERATOR_NAMESPACE,
 } from "./bundles.ts";
 import { CONFIG_VALIDATOR_TYPES, configValidatorSource } from "./config-validator.ts";
@@ -69,7 +68,6 @@ export async function generatedFiles(): Promise<GeneratedFile[]> {
     },
     file("rbac/cluster-role.yaml", clusterRoles()),
     file("rbac/leader-election-role.yaml", [leaderElectionRole(OPERATOR_NAMESPACE)]),
-    file("rbac/namespaced-role.yaml", namespacedRoles()),
     file("config/cluster.yaml", clusterBundle()),
     file("config/namespaced.yaml", namespacedBundle()),
     file("config/kustomize/cluster/cluster.yaml", clusterBundle()),

@@ -85,13 +85,15 @@ export class Journey {
 
   /**
    * `kubectl apply` of the operator's manifests (`-f config/cluster.yaml`, `-k
-   * overlay`), one replica (local Pods share this machine's network, so a
+   * overlay`), then any further kubectl commands the install takes, one replica (local Pods share this machine's network, so a
    * second one would fight for the first's ports), and the operator's Pod
    * running on the local kubelet and answering /readyz.
    */
-  async installOperator(apply: string[], namespace: string): Promise<void> {
+  async installOperator(apply: string[], namespace: string, then: string[][] = []): Promise<void> {
     this.#log(await this.#o.kubectl(["apply", ...apply]));
     await this.#o.kubectl(["scale", "deployment/cpa-operator", "-n", namespace, "--replicas=1"]);
+    // What the install takes after the apply (the namespaced install's RoleBinding and WATCH_NAMESPACE).
+    for (const args of then) this.#log(await this.#o.kubectl(args));
     await this.#o.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`]);
     await this.operatorReady(namespace);
   }

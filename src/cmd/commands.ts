@@ -16,9 +16,9 @@ Uses --kubeconfig, else $KUBECONFIG or ~/.kube/config, else the in-cluster confi
 
 Options:
   --kubeconfig PATH                  kubeconfig to use
-  --namespace NS                     watch only this namespace (default: $WATCH_NAMESPACE, else all)
+  --namespace NS[,NS...]             watch only these namespaces (default: $WATCH_NAMESPACE, else all)
   --leader-elect                     run leader election, so only one replica reconciles
-  --leader-election-namespace NS     namespace of the Lease (default: $POD_NAMESPACE, else --namespace, else default)
+  --leader-election-namespace NS     namespace of the Lease (default: $POD_NAMESPACE, else the first --namespace, else default)
   --leader-election-id NAME          name of the Lease (default: cpa-operator)
   --leader-election-lease-duration D how long a Lease lasts unrenewed before a standby takes it (default: 15s)
   --leader-election-renew-deadline D how long the leader retries renewing before it steps down (default: 10s)

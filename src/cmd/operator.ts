@@ -18,7 +18,7 @@ import { parseDuration, parsePositiveInt, UsageError } from "./flags.ts";
 
 export interface OperatorOptions {
   kubeconfig: string | undefined;
-  namespace: string | undefined;
+  namespaces: readonly string[] | undefined;
   leaderElect: boolean;
   leaseNamespace: string;
   leaseName: string;
@@ -59,7 +59,11 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const namespace = values.namespace ?? env["WATCH_NAMESPACE"];
+  // A comma-separated list: the namespaced install manages the namespaces it is bound into.
+  const namespaces = (values.namespace ?? env["WATCH_NAMESPACE"] ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
   const lease = {
     leaseDurationMs: parseDuration(
       "--leader-election-lease-duration",
@@ -79,9 +83,9 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
   return {
     ...lease,
     kubeconfig: values.kubeconfig,
-    namespace: namespace === "" ? undefined : namespace,
+    namespaces: namespaces.length === 0 ? undefined : namespaces,
     leaderElect: values["leader-elect"],
-    leaseNamespace: values["leader-election-namespace"] ?? env["POD_NAMESPACE"] ?? namespace ?? "default",
+    leaseNamespace: values["leader-election-namespace"] ?? env["POD_NAMESPACE"] ?? namespaces[0] ?? "default",
     leaseName: values["leader-election-id"],
     httpAddress: values["http-address"],
     workers: parsePositiveInt("--workers", values.workers),
@@ -117,7 +121,7 @@ export async function runOperator(args: string[]): Promise<number> {
   const controller = new Controller({
     http,
     log,
-    namespace: opts.namespace,
+    namespaces: opts.namespaces,
     workers: opts.workers,
     resyncMs: opts.resyncMs,
     instance: identity,
@@ -147,7 +151,7 @@ export async function runOperator(args: string[]): Promise<number> {
   process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
   log.info(
     {
-      namespace: opts.namespace ?? "(all)",
+      namespace: opts.namespaces?.join(",") ?? "(all)",
       leaderElect: opts.leaderElect,
       identity,
       server: credentials.getCurrentCluster()?.server,

@@ -10,6 +10,7 @@ import { ApiEventRecorder } from "../kube/events.ts";
 import type { KubeClient, KubeHttp } from "../kube/http.ts";
 import type { ServiceAccountRef } from "../kube/identity.ts";
 import { Informer } from "../kube/informer.ts";
+import { InformerGroup } from "../kube/informer-group.ts";
 import { keyOf, type KubeObject } from "../kube/objects.ts";
 import { runWorkers, WorkQueue } from "../kube/work-queue.ts";
 import { Pods, RoleBindings, Roles, ServiceAccounts, Writer, type ResourceType } from "../kube/writes.ts";
@@ -27,8 +28,11 @@ export const FIELD_MANAGER = "cpa-operator";
 export interface ControllerOptions {
   http: KubeHttp;
   log: Logger;
-  /** Only this namespace (the namespaced install); all namespaces when undefined. */
-  namespace?: string | undefined;
+  /**
+   * Only these namespaces (the namespaced install: one informer per kind and
+   * namespace); all namespaces when undefined.
+   */
+  namespaces?: readonly string[] | undefined;
   workers?: number;
   resyncMs?: number;
   instance: string;
@@ -70,39 +74,42 @@ export class Controller {
    * once every worker has returned: after that it writes nothing.
    */
   async run(signal: AbortSignal): Promise<void> {
-    const { log, namespace } = this.#opts;
+    const { log } = this.#opts;
+    const namespaces: readonly (string | undefined)[] = this.#opts.namespaces ?? [undefined];
     const http: KubeClient = this.#opts.http.withSignal(signal);
     const clock = this.#opts.clock ?? systemClock;
     const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
     const watchTimeoutSeconds = this.#opts.watchTimeoutSeconds;
     const informer = <T extends KubeObject>(
-      path: string,
+      type: Parameters<typeof resourcePath>[0],
       kind: Parameters<typeof keepFor>[0],
       labelSelector?: string,
-    ): Informer<T> =>
-      new Informer<T>({
-        http,
-        path,
-        log,
-        clock,
-        // Only what the reconciler reads is cached (cache.ts).
-        transform: keepFor(kind),
-        ...(labelSelector ? { labelSelector } : {}),
-        ...(watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds }),
-      });
+    ): InformerGroup<T> =>
+      new InformerGroup(
+        namespaces.map(
+          (namespace) =>
+            new Informer<T>({
+              http,
+              path: resourcePath(type, namespace),
+              log,
+              clock,
+              // Only what the reconciler reads is cached (cache.ts).
+              transform: keepFor(kind),
+              ...(labelSelector ? { labelSelector } : {}),
+              ...(watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds }),
+            }),
+        ),
+      );
     const cpas = informer<CustomPodAutoscaler>(
-      resourcePath({ group: GROUP, version: "v1", resource: PLURAL }, namespace),
+      { group: GROUP, version: "v1", resource: PLURAL },
       "CustomPodAutoscaler",
     );
-    const serviceAccounts = informer<V1ServiceAccount>(
-      resourcePath(ServiceAccounts, namespace),
-      "ServiceAccount",
-      owned,
-    );
-    const roles = informer<V1Role>(resourcePath(Roles, namespace), "Role", owned);
-    const roleBindings = informer<V1RoleBinding>(resourcePath(RoleBindings, namespace), "RoleBinding", owned);
-    const pods = informer<V1Pod>(resourcePath(Pods, namespace), "Pod", owned);
-    this.#informers = [cpas, serviceAccounts, roles, roleBindings, pods] as Informer<KubeObject>[];
+    const serviceAccounts = informer<V1ServiceAccount>(ServiceAccounts, "ServiceAccount", owned);
+    const roles = informer<V1Role>(Roles, "Role", owned);
+    const roleBindings = informer<V1RoleBinding>(RoleBindings, "RoleBinding", owned);
+    const pods = informer<V1Pod>(Pods, "Pod", owned);
+    const groups = [cpas, serviceAccounts, roles, roleBindings, pods] as InformerGroup<KubeObject>[];
+    this.#informers = groups.flatMap((g) => g.members);
 
     cpas.onChange((cpa) => {
       this.queue.add(keyOf(cpa));
@@ -164,8 +171,8 @@ export class Controller {
       expectations,
     };
 
-    const informersDone = Promise.all(this.#informers.map((i) => i.run(signal)));
-    await Promise.race([Promise.all(this.#informers.map((i) => i.waitForSync())), aborted(signal)]);
+    const informersDone = Promise.all(groups.map((g) => g.run(signal)));
+    await Promise.race([Promise.all(groups.map((g) => g.waitForSync())), aborted(signal)]);
     if (signal.aborted) {
       this.queue.shutDown();
       await informersDone;

@@ -396,17 +396,47 @@ async function recordInputs(
   );
 }
 
+/** docs/operator.md's namespaced install, as written (docs/migrating.md repeats it). */
+const NAMESPACED_INSTALL = [
+  "kubectl create namespace cpa-my-team",
+  "kubectl apply -n cpa-my-team -f config/namespaced.yaml",
+  "kubectl create rolebinding cpa-operator -n my-team --clusterrole=cpa-operator --serviceaccount=cpa-my-team:cpa-operator",
+  "kubectl set env -n cpa-my-team deployment/cpa-operator WATCH_NAMESPACE=my-team",
+];
+
 describe("docs/operator.md", () => {
-  test("the namespaced bundle in a namespace, then its operator removed as the page says", async (t) => {
-    const namespace = await testNamespace(t);
-    const sh = DocShell.of(t, { namespace });
-    await sh.run("kubectl apply -n my-team -f config/namespaced.yaml", {
-      substitute: { "my-team": namespace },
+  test("the namespaced install in a namespace of its own, upgraded and removed as the page says", async (t) => {
+    const team = await testNamespace(t);
+    const ops = `cpa-${team}`.slice(0, 63);
+    t.after(async () => {
+      await kubectl(["delete", "namespace", ops, "--wait=false"]);
     });
-    await sh.run("kubectl apply -n NS -f config/namespaced.yaml", { substitute: { NS: namespace } });
-    await apps.readNamespacedDeployment({ name: "cpa-operator", namespace });
-    await sh.run("kubectl delete deployment cpa-operator -n my-team", {
-      substitute: { "my-team": namespace },
+    const sh = DocShell.of(t, { namespace: team });
+    const names = { "my-team": team, "cpa-my-team": ops };
+    for (const command of NAMESPACED_INSTALL) await sh.run(command, { substitute: names });
+    const deployment = await apps.readNamespacedDeployment({ name: "cpa-operator", namespace: ops });
+    const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
+    assert.equal(env.find((e) => e.name === "WATCH_NAMESPACE")?.value, team);
+    const can = await kubectl([
+      "auth",
+      "can-i",
+      "create",
+      "pods",
+      "-n",
+      team,
+      "--as",
+      `system:serviceaccount:${ops}:cpa-operator`,
+    ]);
+    assert.equal(
+      can.stdout.trim(),
+      "yes",
+      "the RoleBinding grants the operator its rights in the team's namespace",
+    );
+    await sh.run("kubectl apply -n cpa-my-team -f config/namespaced.yaml", {
+      substitute: { "cpa-my-team": ops },
+    });
+    await sh.run("kubectl delete deployment cpa-operator -n cpa-my-team", {
+      substitute: { "cpa-my-team": ops },
     });
   });
 

@@ -112,6 +112,8 @@ describe("the getting-started guide, end to end", () => {
     // docs/operator.md: build, push (here: a second name in the store the local kubelet runs from), install.
     await images.tag(RUNTIME_IMAGE, `${REGISTRY_IMAGE}:0.1.0`);
     const namespace = await testNamespace(t);
+    // The operator in a namespace of its own (docs/operator.md), managing the guide's.
+    const ops = await testNamespace(t);
     const overlay = mkdtempSync(join(tmpdir(), "cpa-e2e-overlay-"));
     t.after(() => {
       rmSync(overlay, { recursive: true, force: true });
@@ -119,15 +121,26 @@ describe("the getting-started guide, end to end", () => {
     writeFileSync(
       join(overlay, "kustomization.yaml"),
       stringify({
-        namespace,
+        namespace: ops,
         resources: [relative(overlay, repoFile("config", "kustomize", "namespaced"))],
         images: [{ name: "cpa", newName: REGISTRY_IMAGE, newTag: "0.1.0" }],
       }),
     );
-    await journey.installOperator(["-k", overlay], namespace);
-    const [operator] = (
-      await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/name=cpa-operator" })
-    ).items;
+    await journey.installOperator(["-k", overlay], ops, [
+      [
+        "create",
+        "rolebinding",
+        "cpa-operator",
+        "-n",
+        namespace,
+        "--clusterrole=cpa-operator",
+        `--serviceaccount=${ops}:cpa-operator`,
+      ],
+      ["set", "env", "-n", ops, "deployment/cpa-operator", `WATCH_NAMESPACE=${namespace}`],
+    ]);
+    const operator = (
+      await core.listNamespacedPod({ namespace: ops, labelSelector: "app.kubernetes.io/name=cpa-operator" })
+    ).items.find((p) => !p.metadata?.deletionTimestamp);
     const container = await containerOf(operator?.metadata?.uid ?? "");
     assert.ok(container, "no container runs the operator Pod");
     const inspect = await podman("inspect", "--format={{.ImageName}}", container);

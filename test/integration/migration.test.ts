@@ -373,15 +373,29 @@ describe("docs/migrating.md", () => {
     const left = await operatorObjects(cpa.namespace);
     assert.doesNotMatch(left, new RegExp(OLD));
     await assertKept(cpa, "after removing the old operator");
-    await sh.run("kubectl apply -n my-team -f config/namespaced.yaml", { substitute: team });
-    const operator = await startOperator(cleanupOf(t), [`--namespace=${cpa.namespace}`], cpa.namespace);
+    // Ours in a namespace of its own, bound into the team's (docs/migrating.md, step 3).
+    const ops = `cpa-${cpa.namespace}`.slice(0, 63);
+    t.after(async () => {
+      await kubectl(["delete", "namespace", ops, "--wait=false"]);
+    });
+    const names = { ...team, "cpa-my-team": ops };
+    for (const command of [
+      "kubectl create namespace cpa-my-team",
+      "kubectl apply -n cpa-my-team -f config/namespaced.yaml",
+      "kubectl create rolebinding cpa-operator -n my-team --clusterrole=cpa-operator --serviceaccount=cpa-my-team:cpa-operator",
+      "kubectl set env -n cpa-my-team deployment/cpa-operator WATCH_NAMESPACE=my-team",
+    ])
+      await sh.run(command, { substitute: names });
+    await ok(["scale", "deployment/cpa-operator", "-n", ops, "--replicas=0"]);
+    const operator = await startOperator(cleanupOf(t), [`--namespace=${cpa.namespace}`], ops);
     await adopted(cpa);
     await operator.stop();
     // Rolling back removes ours as carefully.
-    await sh.run("kubectl delete -n my-team -f config/namespaced.yaml -l app.kubernetes.io/part-of=cpa", {
-      substitute: team,
+    await sh.run("kubectl delete -n cpa-my-team -f config/namespaced.yaml -l app.kubernetes.io/part-of=cpa", {
+      substitute: { "cpa-my-team": ops },
     });
-    const ours = await operatorObjects(cpa.namespace);
+    await sh.run("kubectl delete rolebinding cpa-operator -n my-team", { substitute: team });
+    const ours = `${await operatorObjects(cpa.namespace)}\n${await operatorObjects(ops)}`;
     assert.doesNotMatch(ours, /cpa-operator/);
     await ok(["get", "crd", CRD]);
     await assertKept(cpa, "after removing the new operator");

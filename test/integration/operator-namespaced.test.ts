@@ -1,11 +1,13 @@
-// The namespaced install: `kubectl apply -n NS -f config/namespaced.yaml` in any
-// namespace gives an operator that manages CustomPodAutoscalers in NS only, with
-// Role-only permissions.
+// The namespaced install: `kubectl apply -n OPS -f config/namespaced.yaml` puts
+// the operator in a namespace of its own; a RoleBinding into each namespace it
+// manages, and WATCH_NAMESPACE listing them, make it manage those and nothing
+// else, with no cluster-wide rights. Tenants who may create Pods in their
+// namespace cannot run one as the operator's ServiceAccount.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { adminConfig, eventually, kubectl, statusOf, testNamespace } from "../support/kube.ts";
-import { cleanupOf, repoFile, startOperator } from "../support/processes.ts";
+import { adminConfig, eventually, kubectl, kubectlAs, statusOf, testNamespace } from "../support/kube.ts";
+import { cleanupOf, repoFile, serviceAccountKubeconfig, startOperator } from "../support/processes.ts";
 
 const core = adminConfig().makeApiClient(CoreV1Api);
 
@@ -30,37 +32,90 @@ spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: ${target}}
 `;
 
-test("config/namespaced.yaml installs an operator that manages its own namespace only", async (t) => {
-  const home = await testNamespace(t);
-  const elsewhere = await testNamespace(t);
-  const installed = await kubectl(["apply", "-n", home, "-f", repoFile("config", "namespaced.yaml")]);
-  assert.equal(installed.code, 0, installed.stderr);
-  await kubectl(["scale", "deployment/cpa-operator", "-n", home, "--replicas=0"]);
-  const clusterWide = await kubectl([
-    "auth",
-    "can-i",
-    "list",
-    "pods",
-    "--all-namespaces",
-    "--as",
-    `system:serviceaccount:${home}:cpa-operator`,
-  ]);
-  assert.equal(clusterWide.stdout.trim(), "no", "the namespaced operator must not hold cluster-wide rights");
+async function ok(args: string[], input?: string): Promise<string> {
+  const res = await kubectl(args, input);
+  assert.equal(res.code, 0, `kubectl ${args.join(" ")}: ${res.stderr}`);
+  return res.stdout;
+}
 
-  const operator = await startOperator(cleanupOf(t), [`--namespace=${home}`], home);
-  for (const ns of [home, elsewhere]) {
-    assert.equal((await kubectl(["apply", "-n", ns, "-f", "-"], deployment("web"))).code, 0);
-    assert.equal((await kubectl(["apply", "-n", ns, "-f", "-"], cpa("web"))).code, 0);
-  }
-  const pod = await eventually("the autoscaler Pod in the operator's namespace", async () => {
-    const p = await core.readNamespacedPod({ name: "scaler", namespace: home });
-    return p.status?.phase === "Running" ? p : undefined;
-  });
-  assert.equal(pod.spec?.serviceAccountName, "scaler");
-  const other = await core.readNamespacedPod({ name: "scaler", namespace: elsewhere }).then(
+async function provisioned(namespace: string): Promise<number | undefined> {
+  return core.readNamespacedPod({ name: "scaler", namespace }).then(
     () => 200,
     (err: unknown) => statusOf(err),
   );
-  assert.equal(other, 404, "a CPA outside the operator's namespace was provisioned");
+}
+
+test("config/namespaced.yaml: the operator in a namespace of its own manages the namespaces bound and listed, only those", async (t) => {
+  const ops = await testNamespace(t);
+  const teamA = await testNamespace(t);
+  const teamB = await testNamespace(t);
+  const elsewhere = await testNamespace(t);
+  await ok(["apply", "-n", ops, "-f", repoFile("config", "namespaced.yaml")]);
+  await ok(["scale", "deployment/cpa-operator", "-n", ops, "--replicas=0"]);
+  for (const ns of [teamA, teamB])
+    await ok([
+      "create",
+      "rolebinding",
+      "cpa-operator",
+      "-n",
+      ns,
+      "--clusterrole=cpa-operator",
+      `--serviceaccount=${ops}:cpa-operator`,
+    ]);
+  const sa = `system:serviceaccount:${ops}:cpa-operator`;
+  const clusterWide = await kubectl(["auth", "can-i", "list", "pods", "--all-namespaces", "--as", sa]);
+  assert.equal(clusterWide.stdout.trim(), "no", "the namespaced operator must not hold cluster-wide rights");
+
+  // As the Deployment runs it once `kubectl set env ... WATCH_NAMESPACE=team-a,team-b`.
+  const operator = await startOperator(cleanupOf(t), [`--namespace=${teamA},${teamB}`], ops);
+  for (const ns of [teamA, teamB, elsewhere]) {
+    await ok(["apply", "-n", ns, "-f", "-"], deployment("web"));
+    await ok(["apply", "-n", ns, "-f", "-"], cpa("web"));
+  }
+  for (const ns of [teamA, teamB]) {
+    const pod = await eventually(`the autoscaler Pod in ${ns}`, async () => {
+      const p = await core.readNamespacedPod({ name: "scaler", namespace: ns });
+      return p.status?.phase === "Running" ? p : undefined;
+    });
+    assert.equal(pod.spec?.serviceAccountName, "scaler");
+  }
+  assert.equal(await provisioned(elsewhere), 404, "a CPA in a namespace not listed was provisioned");
   assert.ok((await operator.writes()) > 0);
+});
+
+test("a tenant who may create Pods in their namespace cannot run one as the operator's ServiceAccount", async (t) => {
+  const ops = await testNamespace(t);
+  const team = await testNamespace(t);
+  await ok(["apply", "-n", ops, "-f", repoFile("config", "namespaced.yaml")]);
+  await ok(["scale", "deployment/cpa-operator", "-n", ops, "--replicas=0"]);
+  await ok(["create", "serviceaccount", "tenant", "-n", team]);
+  await ok([
+    "create",
+    "rolebinding",
+    "tenant-edit",
+    "-n",
+    team,
+    "--clusterrole=edit",
+    `--serviceaccount=${team}:tenant`,
+  ]);
+  const tenant = await serviceAccountKubeconfig(team, "tenant");
+  await eventually("the tenant to be allowed to create Pods", async () =>
+    (await kubectlAs(tenant, ["auth", "can-i", "create", "pods", "-n", team])).stdout.trim() === "yes"
+      ? true
+      : undefined,
+  );
+  const pod = (namespace: string): string => `
+apiVersion: v1
+kind: Pod
+metadata: {name: as-operator, namespace: ${namespace}}
+spec: {serviceAccountName: cpa-operator, containers: [{name: c, image: app:1}]}
+`;
+  // In their own namespace there is no such ServiceAccount to run as.
+  const here = await kubectlAs(tenant, ["apply", "-f", "-"], pod(team));
+  assert.notEqual(here.code, 0, "the Pod was created");
+  assert.match(here.stderr, /serviceaccount "cpa-operator" not found/);
+  // And where it lives they may create nothing.
+  const there = await kubectlAs(tenant, ["apply", "-f", "-"], pod(ops));
+  assert.notEqual(there.code, 0, "the Pod was created");
+  assert.match(there.stderr, /forbidden/);
 });

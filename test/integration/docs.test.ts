@@ -24,7 +24,7 @@ import { parse } from "yaml";
 import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
 import { GROUP, PLURAL } from "../../src/api/names.ts";
 import { STAGE_KEYS } from "../../src/autoscaler/config.ts";
-import { DocShell, namespacedKubeconfig } from "../support/doc-shell.ts";
+import { DocShell, namespacedKubeconfig, wordsIn } from "../support/doc-shell.ts";
 import { ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { cleanupOf, repoFile, runCpa } from "../support/processes.ts";
@@ -413,7 +413,7 @@ describe("docs/operator.md", () => {
     });
     const sh = DocShell.of(t, { namespace: team });
     const names = { "my-team": team, "cpa-my-team": ops };
-    for (const command of NAMESPACED_INSTALL) await sh.run(command, { substitute: names });
+    for (const command of NAMESPACED_INSTALL) await sh.run(command, { substitute: wordsIn(command, names) });
     const deployment = await apps.readNamespacedDeployment({ name: "cpa-operator", namespace: ops });
     const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
     assert.equal(env.find((e) => e.name === "WATCH_NAMESPACE")?.value, team);

@@ -22,7 +22,7 @@ import {
   PLURAL,
   POD_HASH_ANNOTATION,
 } from "../../src/api/names.ts";
-import { DocShell } from "../support/doc-shell.ts";
+import { DocShell, wordsIn } from "../support/doc-shell.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { cleanupOf, repoFile, startOperator } from "../support/processes.ts";
 
@@ -385,7 +385,7 @@ describe("docs/migrating.md", () => {
       "kubectl create rolebinding cpa-operator -n my-team --clusterrole=cpa-operator --serviceaccount=cpa-my-team:cpa-operator",
       "kubectl set env -n cpa-my-team deployment/cpa-operator WATCH_NAMESPACE=my-team",
     ])
-      await sh.run(command, { substitute: names });
+      await sh.run(command, { substitute: wordsIn(command, names) });
     await ok(["scale", "deployment/cpa-operator", "-n", ops, "--replicas=0"]);
     const operator = await startOperator(cleanupOf(t), [`--namespace=${cpa.namespace}`], ops);
     await adopted(cpa);

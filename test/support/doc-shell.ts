@@ -59,6 +59,16 @@ export function namespacedKubeconfig(namespace: string, source = kubeconfigPath(
   return file;
 }
 
+/** The words of `names` that are words of `command`, for substitute: one table for several commands. */
+export function wordsIn(command: string, names: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(names).filter(([from]) => {
+      const escaped = from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      return new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`).test(command);
+    }),
+  );
+}
+
 export interface DocRunOptions {
   /**
    * Words to replace before running, for placeholders (NAME, my-team) and for

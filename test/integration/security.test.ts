@@ -246,8 +246,10 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
     const checked: string[] = [];
     for (const { verb, target, sub, words } of grantsBeyondTheCpa(role.rules ?? [])) {
       const args = ["auth", "can-i", verb, target, "-n", ns, ...(sub ? [`--subresource=${sub}`] : [])];
-      const sa = await kubectl([...args, as(NAME)]);
-      assert.equal(sa.stdout.trim(), "yes", `the Role grants ${words}`);
+      // The RoleBinding comes a moment after the Role, and the authorizer's caches a moment later.
+      await eventually(`the CPA's ServiceAccount to be allowed to ${words}`, async () =>
+        (await kubectl([...args, as(NAME)])).stdout.trim() === "yes" ? true : undefined,
+      );
       const author = await kubectl([...args, as("judy")]);
       assert.equal(author.stdout.trim(), "yes", `the CPA's ServiceAccount may ${words}, its author not`);
       checked.push(words);

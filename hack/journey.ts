@@ -33,6 +33,26 @@ export const OPERATOR_SELECTOR = "app.kubernetes.io/name=cpa-operator";
 /** Where the operator's Pod answers its probes: Pods share this machine's network. */
 export const OPERATOR_READYZ = "http://127.0.0.1:8080/readyz";
 
+/**
+ * The namespaced install's kubectl steps after applying its bundle in
+ * `operatorNamespace` (docs/operator.md): a RoleBinding into `team` to the
+ * cpa-operator ClusterRole, and `team` in WATCH_NAMESPACE.
+ */
+export function bindNamespacedOperator(operatorNamespace: string, team: string): string[][] {
+  return [
+    [
+      "create",
+      "rolebinding",
+      "cpa-operator",
+      "-n",
+      team,
+      "--clusterrole=cpa-operator",
+      `--serviceaccount=${operatorNamespace}:cpa-operator`,
+    ],
+    ["set", "env", "-n", operatorNamespace, "deployment/cpa-operator", `WATCH_NAMESPACE=${team}`],
+  ];
+}
+
 const podRef = (pod: V1Pod): string => `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
 
 function containerState(pod: V1Pod): string {

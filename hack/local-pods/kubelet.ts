@@ -137,10 +137,17 @@ export class LocalKubelet {
     const list = await this.#http.request<{ items: V1Pod[] }>("GET", "/api/v1/pods", {
       query: { fieldSelector: `spec.nodeName=${FAKE_NODE_NAME}` },
     });
+    // One look in the image store per image, however many Pods share it.
+    const runs = new Map<string | undefined, Promise<boolean>>();
+    const runnable = (image: string | undefined): Promise<boolean> => {
+      let known = runs.get(image);
+      if (!known) runs.set(image, (known = this.#opts.images.has(image)));
+      return known;
+    };
     for (const pod of list.items) {
       const controlled = pod.metadata?.ownerReferences?.some((o) => o.controller === true) === true;
       if (!controlled || pod.metadata?.deletionTimestamp) continue;
-      if (!(await this.#opts.images.has(pod.spec?.containers[0]?.image))) continue;
+      if (!(await runnable(pod.spec?.containers[0]?.image))) continue;
       this.#opts.onEvent?.(
         pod,
         `on ${FAKE_NODE_NAME}, where nothing runs it: deleted for its controller to make it again here`,

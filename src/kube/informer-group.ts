@@ -6,21 +6,25 @@ import type { KubeObject } from "./objects.ts";
 
 export class InformerGroup<T extends KubeObject> {
   readonly members: readonly Informer<T>[];
+  /** Each member by the namespace it watches; empty for one cluster-wide member. */
+  readonly #byNamespace: ReadonlyMap<string, Informer<T>>;
 
-  constructor(members: readonly Informer<T>[]) {
-    this.members = members;
+  /** One informer per namespace, or a single cluster-wide one (namespace undefined). */
+  constructor(members: readonly (readonly [namespace: string | undefined, informer: Informer<T>])[]) {
+    this.members = members.map(([, informer]) => informer);
+    this.#byNamespace = new Map(
+      members.flatMap(([namespace, informer]) => (namespace === undefined ? [] : [[namespace, informer]])),
+    );
   }
 
   onChange(handler: Handler<T>): void {
     for (const m of this.members) m.onChange(handler);
   }
 
+  /** By `namespace/name`, from the informer of that namespace. */
   get(key: string): T | undefined {
-    for (const m of this.members) {
-      const found = m.get(key);
-      if (found) return found;
-    }
-    return undefined;
+    if (this.#byNamespace.size === 0) return this.members[0]?.get(key);
+    return this.#byNamespace.get(key.slice(0, key.indexOf("/")))?.get(key);
   }
 
   list(): T[] {

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { GROUP, PLURAL } from "../api/names.ts";
 import { admissionPolicy } from "./admission-policy.ts";
 import { desiredRole } from "./desired/role.ts";
-import { cpaFixture } from "./desired/fixtures.ts";
+import { cpaFixture, DEPLOYMENTS } from "./desired/fixtures.ts";
 
 interface Validation {
   expression: string;
@@ -32,14 +32,7 @@ const policyChecks = (): string[] => {
 /** Every rule of a Role with all flags set, in the same words; the target as the policy names it. */
 function roleRules(): { checked: string[]; own: string[] } {
   const cpa = cpaFixture({ roleRequiresMetricsServer: true, roleRequiresArgoRollouts: true });
-  const role = desiredRole(cpa, {
-    group: "apps",
-    version: "v1",
-    resource: "deployments",
-    kind: "Deployment",
-    namespaced: true,
-    scalable: true,
-  });
+  const role = desiredRole(cpa, DEPLOYMENTS);
   const checked: string[] = [];
   const own: string[] = [];
   for (const rule of role.rules ?? [])

@@ -88,16 +88,19 @@ export class Controller {
       new InformerGroup(
         namespaces.map(
           (namespace) =>
-            new Informer<T>({
-              http,
-              path: resourcePath(type, namespace),
-              log,
-              clock,
-              // Only what the reconciler reads is cached (cache.ts).
-              transform: keepFor(kind),
-              ...(labelSelector ? { labelSelector } : {}),
-              ...(watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds }),
-            }),
+            [
+              namespace,
+              new Informer<T>({
+                http,
+                path: resourcePath(type, namespace),
+                log,
+                clock,
+                // Only what the reconciler reads is cached (cache.ts).
+                transform: keepFor(kind),
+                ...(labelSelector ? { labelSelector } : {}),
+                ...(watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds }),
+              }),
+            ] as const,
         ),
       );
     const cpas = informer<CustomPodAutoscaler>(

@@ -12,7 +12,7 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import { stringify } from "yaml";
 import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
 import { RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
-import { Journey } from "../../hack/journey.ts";
+import { bindNamespacedOperator, Journey } from "../../hack/journey.ts";
 import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
 import { containerOf, ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
@@ -126,18 +126,7 @@ describe("the getting-started guide, end to end", () => {
         images: [{ name: "cpa", newName: REGISTRY_IMAGE, newTag: "0.1.0" }],
       }),
     );
-    await journey.installOperator(["-k", overlay], ops, [
-      [
-        "create",
-        "rolebinding",
-        "cpa-operator",
-        "-n",
-        namespace,
-        "--clusterrole=cpa-operator",
-        `--serviceaccount=${ops}:cpa-operator`,
-      ],
-      ["set", "env", "-n", ops, "deployment/cpa-operator", `WATCH_NAMESPACE=${namespace}`],
-    ]);
+    await journey.installOperator(["-k", overlay], ops, bindNamespacedOperator(ops, namespace));
     const operator = (
       await core.listNamespacedPod({ namespace: ops, labelSelector: "app.kubernetes.io/name=cpa-operator" })
     ).items.find((p) => !p.metadata?.deletionTimestamp);

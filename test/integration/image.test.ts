@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AppsV1Api, CoordinationV1Api, type V1Pod } from "@kubernetes/client-node";
+import { bindNamespacedOperator } from "../../hack/journey.ts";
 import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
 import { runPodInContainer } from "../../hack/local-pods/container-runner.ts";
 import type { LocalProcess } from "../../hack/local-pods/pod-runner.ts";
@@ -243,16 +244,7 @@ describe("the image's commands, as uid 65532 on a read-only root filesystem", ()
 async function operatorPod(namespace: string, watched: string): Promise<V1Pod> {
   const steps = [
     ["apply", "-n", namespace, "-f", join(repoRoot, "config", "namespaced.yaml")],
-    [
-      "create",
-      "rolebinding",
-      "cpa-operator",
-      "-n",
-      watched,
-      "--clusterrole=cpa-operator",
-      `--serviceaccount=${namespace}:cpa-operator`,
-    ],
-    ["set", "env", "-n", namespace, "deployment/cpa-operator", `WATCH_NAMESPACE=${watched}`],
+    ...bindNamespacedOperator(namespace, watched),
   ];
   for (const args of steps) {
     const res = await kubectl(args);

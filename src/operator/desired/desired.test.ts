@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { POD_HASH_ANNOTATION } from "../../api/names.ts";
-import type { ResolvedResource } from "../../kube/discovery.ts";
-import { cpaFixture } from "./fixtures.ts";
+import { cpaFixture, DEPLOYMENTS } from "./fixtures.ts";
 import { ownedByValue } from "./meta.ts";
 import {
   desiredPod,
@@ -17,14 +16,7 @@ import { desiredRole } from "./role.ts";
 import { desiredRoleBinding } from "./role-binding.ts";
 import { desiredServiceAccount } from "./service-account.ts";
 
-const deployments: ResolvedResource = {
-  group: "apps",
-  version: "v1",
-  resource: "deployments",
-  kind: "Deployment",
-  namespaced: true,
-  scalable: true,
-};
+const deployments = DEPLOYMENTS;
 
 describe("owned objects", () => {
   test("every object carries the original's labels and a controller reference to the CPA", () => {

@@ -1,4 +1,15 @@
 import type { CustomPodAutoscaler, CustomPodAutoscalerSpec } from "../../api/custom-pod-autoscaler.ts";
+import type { ResolvedResource } from "../../kube/discovery.ts";
+
+/** apps/v1 Deployments, as discovery resolves them: the fixture CPA's target kind. */
+export const DEPLOYMENTS: ResolvedResource = {
+  group: "apps",
+  version: "v1",
+  resource: "deployments",
+  kind: "Deployment",
+  namespaced: true,
+  scalable: true,
+};
 
 /** The seed guide's cpa.yaml, as the apiserver returns it; override what a test varies. */
 export function cpaFixture(

@@ -158,6 +158,16 @@ async function journey(kubeconfig: string, kubelet: LocalKubelet): Promise<void>
 
   step("kubectl get cpa");
   out(await kubectl(kubeconfig, ["get", "cpa", "-n", NAMESPACE]));
+
+  step(`kubectl logs ${CPA}: the autoscaler's last decision, from its log`);
+  const log = await kubectl(kubeconfig, ["logs", CPA, "-n", NAMESPACE, "--tail=20"]);
+  const decision = log
+    .trimEnd()
+    .split("\n")
+    .filter((l) => l.includes('"evaluation"'))
+    .pop();
+  if (!decision) throw new DemoError(`kubectl logs ${CPA} shows no decision; its last lines:\n${log}`);
+  out(`  ${decision}`);
 }
 
 function lookAround(kubeconfig: string, keepRunning: boolean): void {
@@ -166,8 +176,9 @@ function lookAround(kubeconfig: string, keepRunning: boolean): void {
   out(`  export KUBECONFIG=${kubeconfig}`);
   out("  kubectl get cpa                                   # target, replicas, ready, last scale");
   out(`  kubectl describe cpa ${CPA}      # conditions, decision trace, events`);
-  out("  kubectl get pods,serviceaccounts,roles,rolebindings");
-  out(`  Pods' output: ${POD_LOGS}`);
+  out("  kubectl get pods,serviceaccounts,roles,rolebindings -o wide   # each Pod has an address of its own");
+  out(`  kubectl logs -f ${CPA}           # its decisions as they happen`);
+  out(`  Pods' log files: ${POD_LOGS}`);
   out();
   out("Try your own autoscaler against it without an image:");
   out(
@@ -227,7 +238,8 @@ async function main(): Promise<number> {
     },
     onEvent: (pod, message) => {
       if (message !== "started")
-        out(`  [local kubelet] ${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}: ${message}`);
+        if (!message.startsWith("pulling "))
+          out(`  [local kubelet] ${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}: ${message}`);
     },
   });
   try {
@@ -236,6 +248,12 @@ async function main(): Promise<number> {
       `Starting the local kubelet: node ${LOCAL_NODE_NAME} runs the Pods of our images as ${images.mode === "process" ? "local processes" : "real containers"}`,
     );
     await kubelet.start();
+    const shared = kubelet.sharedNetwork;
+    out(
+      shared
+        ? `  Pods share this machine's network, without addresses of their own: ${shared}`
+        : `  each Pod gets an address of its own on the node's Pod network (node address ${kubelet.nodeIP}); \`kubectl logs\` reads their logs`,
+    );
     await journey(state.kubeconfig, kubelet);
     lookAround(state.kubeconfig, keepRunning);
     if (keepRunning) {

@@ -30,8 +30,8 @@ export interface JourneyOptions {
 
 export const CRD_NAME = "custompodautoscalers.custompodautoscaler.com";
 export const OPERATOR_SELECTOR = "app.kubernetes.io/name=cpa-operator";
-/** Where the operator's Pod answers its probes: Pods share this machine's network. */
-export const OPERATOR_READYZ = "http://127.0.0.1:8080/readyz";
+/** Where the operator's Pod answers its readiness probe, on its Pod IP. */
+export const operatorReadyz = (podIP: string): string => `http://${podIP}:8080/readyz`;
 
 /**
  * The namespaced install's kubectl steps after applying its bundle in
@@ -177,7 +177,13 @@ export class Journey {
     await this.#waitFor(
       "the operator to be ready",
       () => this.#pods(namespace, OPERATOR_SELECTOR),
-      async () => (await fetch(OPERATOR_READYZ)).ok,
+      async () => {
+        const ips = (await this.#pods(namespace, OPERATOR_SELECTOR)).map((p) => p.status?.podIP);
+        const answers = await Promise.all(
+          ips.map(async (ip) => ip !== undefined && (await fetch(operatorReadyz(ip))).ok),
+        );
+        return answers.includes(true);
+      },
     );
   }
 

@@ -23,6 +23,7 @@ describe("budArgs", () => {
         "--build-arg=NODE_IMAGE=localhost/base:1",
         "--volume=/tmp/etc:/usr/local/etc:ro",
         "--tag=cpa-python:0.1.0",
+        "--tag=docker.io/library/cpa-python:0.1.0",
         "/repo",
       ],
     );
@@ -30,9 +31,16 @@ describe("budArgs", () => {
 
   test("a user's Dockerfile elsewhere: just the file, the tag and the context", () => {
     assert.deepEqual(
-      budArgs({ context: "/guide", tag: "app:latest", dockerfile: "/guide/Dockerfile" }).slice(-3),
-      ["--tag=app:latest", "--file=/guide/Dockerfile", "/guide"],
+      budArgs({ context: "/guide", tag: "app:latest", dockerfile: "/guide/Dockerfile" }).slice(-4),
+      ["--tag=app:latest", "--tag=docker.io/library/app:latest", "--file=/guide/Dockerfile", "/guide"],
     );
+  });
+
+  test("a full name is the one tag", () => {
+    const tags = budArgs({ context: "/c", tag: "127.0.0.1:5000/team/app:1" }).filter((a) =>
+      a.startsWith("--tag="),
+    );
+    assert.deepEqual(tags, ["--tag=127.0.0.1:5000/team/app:1"]);
   });
 });
 
@@ -52,6 +60,7 @@ describe("the container configuration", () => {
       'cgroup_manager = "cgroupfs"',
       "default_ulimits = []",
       'tmp_dir = "/c/run/libpod"',
+      'network_config_dir = "/c/networks"',
     ])
       assert.ok(conf.split("\n").includes(line), line);
     assert.match(storageConf("/c"), /^graphroot = "\/c\/storage"$/m);

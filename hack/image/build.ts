@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../plane/config.ts";
+import { fullImageName } from "../local-pods/image-ref.ts";
 import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../local-pods/images.ts";
 import { mustTool } from "./containers.ts";
 import { ensureTestBase, TEST_BASE_IMAGE } from "./test-base.ts";
@@ -38,7 +39,8 @@ export function budArgs(o: BudOptions): string[] {
     ...(o.target ? [`--target=${o.target}`] : []),
     ...Object.entries(o.buildArgs ?? {}).map(([name, value]) => `--build-arg=${name}=${value}`),
     ...(o.volumes ?? []).map(([from, to]) => `--volume=${from}:${to}:ro`),
-    `--tag=${o.tag}`,
+    // The name the short tag stands for too (docker.io/library/cpa:0.1.0), as `kind load` stores it.
+    ...[...new Set([o.tag, fullImageName(o.tag)])].map((t) => `--tag=${t}`),
     ...(o.dockerfile ? [`--file=${o.dockerfile}`] : []),
     o.context,
   ];
@@ -91,7 +93,7 @@ const NETWORK_HINT =
 async function removeWorkingContainers(tag: string): Promise<void> {
   const containers = JSON.parse((await mustTool("buildah", ["containers", "--json"])) || "[]") as
     { id: string; imagename: string }[] | null;
-  const names = [tag, `localhost/${tag}`];
+  const names = [tag, `localhost/${tag}`, fullImageName(tag)];
   const ids = (containers ?? []).filter((c) => names.includes(c.imagename)).map((c) => c.id);
   if (ids.length > 0) await mustTool("buildah", ["rm", ...ids]);
 }

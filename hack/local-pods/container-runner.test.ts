@@ -64,6 +64,20 @@ describe("podmanRunArgs", () => {
     ]);
   });
 
+  test("on the Pod network: its own network and address, and the image by its full name; hostNetwork keeps the host's", () => {
+    const onNet = {
+      ...ctx,
+      network: { name: "cpa-pods0", ip: "10.244.128.7" },
+      image: "docker.io/library/cpa:0.1.0",
+    };
+    const args = podmanRunArgs(pod({}), onNet);
+    assert.ok(args.includes("--network=cpa-pods0") && args.includes("--ip=10.244.128.7"), args.join(" "));
+    assert.ok(!args.includes("--network=host"));
+    assert.equal(args.at(-1), "docker.io/library/cpa:0.1.0");
+    const host = podmanRunArgs(pod({ hostNetwork: true }), onNet);
+    assert.ok(host.includes("--network=host") && !host.some((a) => a.startsWith("--ip=")), host.join(" "));
+  });
+
   test("a command replaces the ENTRYPOINT, and the CMD is dropped (podman drops it with --entrypoint)", () => {
     const args = podmanRunArgs(
       pod({ containers: [{ name: "c", image: "i", command: ["cpa", "run"], args: ["--once"] }] }),

@@ -4,8 +4,11 @@
 // filesystem, capabilities, no-new-privileges, seccomp), the ServiceAccount
 // token, CA and namespace at /var/run/secrets/kubernetes.io/serviceaccount
 // (mode 0644, as a kubelet writes them, so a non-root user reads them), and the
-// apiserver as KUBERNETES_SERVICE_HOST/PORT. Pods share the host's network, like
-// hostNetwork Pods (the tests run in a private network namespace).
+// apiserver as KUBERNETES_SERVICE_HOST/PORT. With the plane's Pod network
+// (hack/plane/pod-network.ts) each Pod has its own network namespace and
+// address, and reaches the apiserver as the `kubernetes` Service
+// (10.96.0.1:443); hostNetwork Pods, and every Pod without that network, share
+// the host's and reach it on 127.0.0.1.
 //
 // The same shape as runPodLocally's LocalProcess: the local kubelet runs Pods
 // with either (see runner.ts).
@@ -22,9 +25,11 @@ import type {
 } from "@kubernetes/client-node";
 import { buildUserImage } from "../image/build.ts";
 import { containersEnv, imageExists, mustTool, tool } from "../image/containers.ts";
-import { PYTHON_IMAGE, RUNTIME_IMAGE } from "./images.ts";
+import { KUBERNETES_SERVICE_IP } from "../plane/pod-network.ts";
+import { fullImageName } from "./image-ref.ts";
 import {
   fieldRef,
+  lineSplitter,
   podCredentials,
   SA_DIR,
   type Credentials,
@@ -45,8 +50,12 @@ export interface ContainerContext {
   name: string;
   /** The host directory holding the ServiceAccount's token, ca.crt and namespace. */
   serviceAccountDir: string;
-  /** The apiserver, as the Pod reaches it on the host network. */
+  /** The apiserver, as the Pod reaches it. */
   server: URL;
+  /** The Pod's network and address; the host's when absent. */
+  network?: { name: string; ip: string } | undefined;
+  /** The image's full name; the Pod's `image` when absent. */
+  image?: string | undefined;
 }
 
 /** The securityContext that applies to a container: its own fields over the Pod's. */
@@ -148,10 +157,8 @@ function volumeArgs(pod: V1Pod, container: V1Container, saDir: string): string[]
   return args;
 }
 
-/** `podman run` for a Pod's first container, as a kubelet would start it. Pure. */
-export function podmanRunArgs(pod: V1Pod, ctx: ContainerContext): string[] {
-  const container = pod.spec?.containers[0];
-  if (!container?.image) throw new UnsupportedPodError("the Pod has no container with an image");
+/** The labels a kubelet puts on a Pod's container, and ours for finding leftovers. */
+function labelArgs(pod: V1Pod, container: V1Container): string[] {
   const meta = pod.metadata ?? {};
   const labels = {
     [LOCAL_POD_LABEL]: "true",
@@ -160,13 +167,27 @@ export function podmanRunArgs(pod: V1Pod, ctx: ContainerContext): string[] {
     "io.kubernetes.pod.uid": meta.uid ?? "",
     "io.kubernetes.container.name": container.name,
   };
+  return Object.entries(labels).map(([k, v]) => `--label=${k}=${v}`);
+}
+
+/** The Pod's own network and address; the host's with hostNetwork or without a Pod network. */
+function networkArgs(pod: V1Pod, ctx: ContainerContext): string[] {
+  if (!ctx.network || pod.spec?.hostNetwork === true) return ["--network=host"];
+  return [`--network=${ctx.network.name}`, `--ip=${ctx.network.ip}`];
+}
+
+/** `podman run` for a Pod's first container, as a kubelet would start it. Pure. */
+export function podmanRunArgs(pod: V1Pod, ctx: ContainerContext): string[] {
+  const container = pod.spec?.containers[0];
+  if (!container?.image) throw new UnsupportedPodError("the Pod has no container with an image");
+  const meta = pod.metadata ?? {};
   return [
     "run",
     "--rm",
     "--replace",
     `--name=${ctx.name}`,
-    ...Object.entries(labels).map(([k, v]) => `--label=${k}=${v}`),
-    "--network=host",
+    ...labelArgs(pod, container),
+    ...networkArgs(pod, ctx),
     // As a Pod's hostname: the operator's leader-election identity starts with it.
     `--hostname=${meta.name ?? ctx.name}`,
     "--pull=never",
@@ -177,7 +198,7 @@ export function podmanRunArgs(pod: V1Pod, ctx: ContainerContext): string[] {
     ...volumeArgs(pod, container, ctx.serviceAccountDir),
     // Kubernetes: command replaces the ENTRYPOINT and drops the CMD; args replace the CMD.
     ...(container.command ? [`--entrypoint=${JSON.stringify(container.command)}`] : []),
-    container.image,
+    ctx.image ?? container.image,
     ...(container.args ?? []),
   ];
 }
@@ -208,9 +229,8 @@ export async function runPodInContainer(
   const container = pod.spec?.containers[0];
   const sc = effectiveSecurityContext(pod.spec?.securityContext, container?.securityContext);
   if (sc.runAsNonRoot && sc.runAsUser === undefined && container?.image) {
-    const user = (
-      await mustTool("podman", ["image", "inspect", "--format", "{{.User}}", container.image])
-    ).trim();
+    const image = opts.image ?? container.image;
+    const user = (await mustTool("podman", ["image", "inspect", "--format", "{{.User}}", image])).trim();
     const refusal = runAsNonRootRefusal(sc, user);
     if (refusal) throw new UnsupportedPodError(refusal);
   }
@@ -219,28 +239,32 @@ export async function runPodInContainer(
   const saDir = join(staging, "serviceaccount");
   stageServiceAccount(saDir, creds);
   const name = containerName(pod, `${process.pid}-${++starts}`);
+  const ownNetwork = opts.network && pod.spec?.hostNetwork !== true;
+  // On the Pod network the apiserver is the `kubernetes` Service, as in any cluster.
+  const server = ownNetwork ? new URL(`https://${KUBERNETES_SERVICE_IP}:443`) : creds.server;
   let args: string[];
   try {
-    args = podmanRunArgs(pod, { name, serviceAccountDir: saDir, server: creds.server });
+    args = podmanRunArgs(pod, {
+      name,
+      serviceAccountDir: saDir,
+      server,
+      network: opts.network,
+      image: opts.image,
+    });
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
   }
   const child = spawn("podman", args, { env: containersEnv(), stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  const splitter = (): ((d: Buffer) => void) => {
-    let partial = "";
-    return (d) => {
-      const text = d.toString();
-      out += text;
-      if (!opts.onLine) return;
-      const lines = (partial + text).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) opts.onLine(line);
-    };
-  };
-  child.stdout.on("data", splitter());
-  child.stderr.on("data", splitter());
+  child.stdout.on(
+    "data",
+    lineSplitter("stdout", opts, (t) => (out += t)),
+  );
+  child.stderr.on(
+    "data",
+    lineSplitter("stderr", opts, (t) => (out += t)),
+  );
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
       rmSync(staging, { recursive: true, force: true });
@@ -262,35 +286,37 @@ export async function runPodInContainer(
   return { child, output: () => out, stop, exited };
 }
 
-/** Runs Pods of our images, and of user images built FROM them, as real containers. */
+/**
+ * Runs Pods as real containers of images in the project's store (ours, user
+ * images built FROM them, anything pulled), each in its own network namespace
+ * on the plane's Pod network.
+ */
 export class ContainerRunner implements PodRunner {
   readonly mode = "container";
-  readonly #images = new Set<string>([RUNTIME_IMAGE, PYTHON_IMAGE]);
+  readonly ownNetwork = true;
 
-  /**
-   * Ours, those built or tagged through this runner, and any other image in the
-   * project's store (say, one built by `npm run image -- -t NAME DIR` while the
-   * demo runs): a Pod of an image the store lacks is not run.
-   */
-  async has(image: string | undefined): Promise<boolean> {
-    if (image === undefined) return false;
-    const name = image.replace(/^localhost\//, "");
-    if (this.#images.has(name)) return true;
-    const inStore = await imageExists(image);
-    if (inStore) this.#images.add(name);
-    return inStore;
+  /** Whether the store holds the image, by its full name (image-ref.ts). */
+  has(image: string | undefined): Promise<boolean> {
+    return image === undefined ? Promise.resolve(false) : imageExists(fullImageName(image));
+  }
+
+  /** Pulls an image from a registry on 127.0.0.1 (plain HTTP), as a kubelet pulls: `podman pull`. */
+  async pull(image: string): Promise<void> {
+    const res = await tool("podman", ["pull", "--quiet", "--tls-verify=false", fullImageName(image)]);
+    if (res.code !== 0) {
+      const why = res.stderr.trim().split("\n").pop() ?? `podman pull exited ${res.code}`;
+      throw new Error(why.replace(/^Error: /, ""));
+    }
   }
 
   /** Builds a user's image from a Dockerfile in `dir` (FROM one of ours), with buildah. */
   async build(tag: string, dir: string, dockerfile = "Dockerfile"): Promise<void> {
     await buildUserImage(tag, dir, dockerfile);
-    this.#images.add(tag);
   }
 
   /** Gives a built image another name, as pushing it to a registry would: `podman tag`. */
   async tag(image: string, as: string): Promise<void> {
-    await mustTool("podman", ["tag", image, as]);
-    this.#images.add(as.replace(/^localhost\//, ""));
+    await mustTool("podman", ["tag", image, fullImageName(as)]);
   }
 
   run(pod: V1Pod, admin: KubeConfig, opts: RunOptions): Promise<LocalProcess> {

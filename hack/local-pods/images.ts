@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { runPodLocally, type ImageFiles, type LocalProcess, type RunOptions } from "./pod-runner.ts";
+import { fullImageName } from "./image-ref.ts";
 import type { PodRunner } from "./runner.ts";
 
 const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as {
@@ -18,6 +19,8 @@ export const PYTHON_IMAGE = `cpa-python:${pkg.version}`;
 
 export class LocalImages implements PodRunner {
   readonly mode = "process";
+  /** Local processes share the host's network: they cannot have addresses of their own. */
+  readonly ownNetwork = false;
   readonly #images = new Map<string, ImageFiles>([
     [RUNTIME_IMAGE, {}],
     [PYTHON_IMAGE, {}],
@@ -25,7 +28,16 @@ export class LocalImages implements PodRunner {
 
   /** The files of an image, or undefined when it is not one we can run. */
   files(image: string | undefined): ImageFiles | undefined {
-    return image === undefined ? undefined : this.#images.get(image);
+    if (image === undefined) return undefined;
+    const full = fullImageName(image);
+    for (const [name, files] of this.#images) if (fullImageName(name) === full) return files;
+    return undefined;
+  }
+
+  pull(image: string): Promise<void> {
+    return Promise.reject(
+      new Error(`Pods run as local processes cannot pull images (${image}); run them as containers (podman)`),
+    );
   }
 
   has(image: string | undefined): Promise<boolean> {

@@ -5,9 +5,9 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { KubeHttp } from "../../src/kube/http.ts";
 import { microTime } from "../../src/kube/leader-election.ts";
-import { FAKE_NODE_NAME } from "../plane/config.ts";
+import { FAKE_NODE_NAME, LOCAL_NODE_NAME } from "../plane/config.ts";
 
-export const LOCAL_NODE_NAME = "cpa-local-node";
+export { LOCAL_NODE_NAME };
 /** How often the node reports it is alive (its Lease and its Ready condition). */
 const HEARTBEAT_MS = 10_000;
 
@@ -15,16 +15,28 @@ const NODE = `/api/v1/nodes/${LOCAL_NODE_NAME}`;
 const LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases";
 const MERGE = "application/strategic-merge-patch+json";
 
+/** Where the node is: its address (the kubelet API's too), the kubelet's port and its Pod CIDR. */
+export interface NodeAddress {
+  ip: string;
+  kubeletPort: number;
+  podCIDR?: string | undefined;
+}
+
 export class LocalNode {
   readonly #http: KubeHttp;
   #timer: NodeJS.Timeout | undefined;
+  #where: NodeAddress = { ip: "127.0.0.1", kubeletPort: 0 };
 
   constructor(admin: KubeConfig) {
     this.#http = new KubeHttp(admin);
   }
 
-  /** Registers the node (again, if a previous run left one), reports it Ready, and cordons the kwok node. */
-  async register(): Promise<void> {
+  /**
+   * Registers the node (again, if a previous run left one) with its address,
+   * Pod CIDR and kubelet port, reports it Ready, and cordons the kwok node.
+   */
+  async register(where: NodeAddress): Promise<void> {
+    this.#where = where;
     await this.#http.request("DELETE", NODE).catch(() => undefined);
     const resources = { cpu: "64", memory: "256Gi", pods: "1000" };
     await this.#http.request("POST", "/api/v1/nodes", {
@@ -39,6 +51,7 @@ export class LocalNode {
             "kubernetes.io/arch": "amd64",
           },
         },
+        spec: where.podCIDR ? { podCIDR: where.podCIDR, podCIDRs: [where.podCIDR] } : {},
         status: { capacity: resources, allocatable: resources },
       },
     });
@@ -87,7 +100,16 @@ export class LocalNode {
       lastTransitionTime: now,
     }));
     await this.#http.request("PATCH", `${NODE}/status`, {
-      body: { status: { conditions, addresses: [{ type: "InternalIP", address: "127.0.0.1" }] } },
+      body: {
+        status: {
+          conditions,
+          addresses: [
+            { type: "InternalIP", address: this.#where.ip },
+            { type: "Hostname", address: LOCAL_NODE_NAME },
+          ],
+          daemonEndpoints: { kubeletEndpoint: { Port: this.#where.kubeletPort } },
+        },
+      },
       contentType: MERGE,
     });
     const spec = {

@@ -142,8 +142,29 @@ export interface LocalProcess {
 }
 
 export interface RunOptions {
-  /** Called with each complete line the process prints (stdout and stderr). */
-  onLine?: (line: string) => void;
+  /** Called with each complete line the process prints, and which stream it came on. */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
+  /** The Pod's own network and address; without it, the Pod shares the host's. */
+  network?: { name: string; ip: string } | undefined;
+  /** The image's full name (image-ref.ts), which the runtime looks up. */
+  image?: string | undefined;
+}
+
+/** A stream's data as lines for opts.onLine; `all` sees every byte. */
+export function lineSplitter(
+  stream: "stdout" | "stderr",
+  opts: RunOptions,
+  all: (text: string) => void,
+): (d: Buffer) => void {
+  let partial = "";
+  return (d) => {
+    const text = d.toString();
+    all(text);
+    if (!opts.onLine) return;
+    const lines = (partial + text).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) opts.onLine(line, stream);
+  };
 }
 
 /** Bind mounts over / need root; say so plainly instead of failing inside unshare. */
@@ -182,19 +203,14 @@ export async function runPodLocally(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
-  const lineSplitter = (): ((d: Buffer) => void) => {
-    let partial = "";
-    return (d) => {
-      const text = d.toString();
-      out += text;
-      if (!opts.onLine) return;
-      const lines = (partial + text).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) opts.onLine(line);
-    };
-  };
-  child.stdout.on("data", lineSplitter());
-  child.stderr.on("data", lineSplitter());
+  child.stdout.on(
+    "data",
+    lineSplitter("stdout", opts, (t) => (out += t)),
+  );
+  child.stderr.on(
+    "data",
+    lineSplitter("stderr", opts, (t) => (out += t)),
+  );
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
       rmSync(staging, { recursive: true, force: true });

@@ -59,11 +59,26 @@ const condition = (type: string, ok: boolean, reason?: string, message?: string)
   ...(message ? { message } : {}),
 });
 
+/** A Pod's addresses: the node's (hostIP) and its own (the node's too with hostNetwork). */
+export interface PodAddresses {
+  hostIP: string;
+  podIP: string;
+}
+
+const LOOPBACK: PodAddresses = { hostIP: "127.0.0.1", podIP: "127.0.0.1" };
+
+const addresses = (a: PodAddresses) => ({
+  hostIP: a.hostIP,
+  hostIPs: [{ ip: a.hostIP }],
+  podIP: a.podIP,
+  podIPs: [{ ip: a.podIP }],
+});
+
 /**
  * The status of a Pod whose first container is `run`; other containers are
  * not run here and are reported running, as a simulated kubelet reports them.
  */
-export function podStatus(pod: V1Pod, run: ContainerRun, now: string): object {
+export function podStatus(pod: V1Pod, run: ContainerRun, now: string, at: PodAddresses = LOOPBACK): object {
   const containers = pod.spec?.containers ?? [];
   const [first, ...others] = containers;
   if (!first) return {};
@@ -92,9 +107,7 @@ export function podStatus(pod: V1Pod, run: ContainerRun, now: string): object {
         : "Running";
   return {
     phase,
-    hostIP: "127.0.0.1",
-    podIP: "127.0.0.1",
-    podIPs: [{ ip: "127.0.0.1" }],
+    ...addresses(at),
     conditions: [
       condition("PodScheduled", true),
       condition("Initialized", true),
@@ -119,12 +132,10 @@ function runningStatus(c: { name: string; image?: string | undefined }, now: str
 }
 
 /** The status of a Pod whose image the kubelet cannot run: simulated as running, as kwok does. */
-export function simulatedStatus(pod: V1Pod, now: string): object {
+export function simulatedStatus(pod: V1Pod, now: string, at: PodAddresses = LOOPBACK): object {
   return {
     phase: "Running",
-    hostIP: "127.0.0.1",
-    podIP: "127.0.0.1",
-    podIPs: [{ ip: "127.0.0.1" }],
+    ...addresses(at),
     startTime: now,
     conditions: [
       condition("PodScheduled", true),

@@ -7,8 +7,12 @@ import type { LocalProcess, RunOptions } from "./pod-runner.ts";
 export interface PodRunner {
   /** "process" or "container": for messages. */
   readonly mode: string;
-  /** Whether this runner can run a Pod of this image. */
+  /** Whether Pods it runs get network namespaces of their own (containers do; processes cannot). */
+  readonly ownNetwork: boolean;
+  /** Whether the node's store holds this image (by its full name, image-ref.ts). */
   has(image: string | undefined): Promise<boolean>;
+  /** Pulls an image into the node's store; rejects with the reason it could not. */
+  pull(image: string): Promise<void>;
   /** Starts the Pod's (first) container. */
   run(pod: V1Pod, admin: KubeConfig, opts: RunOptions): Promise<LocalProcess>;
 }

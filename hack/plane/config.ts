@@ -17,6 +17,8 @@ export const kwokStagesFile = join(binDir, `kwok-stages-${KWOK_VERSION}.yaml`);
 
 /** The one fake node every test cluster has. */
 export const FAKE_NODE_NAME = "kwok-node-0";
+/** The node the local kubelet (hack/local-pods) registers and runs Pods on. */
+export const LOCAL_NODE_NAME = "cpa-local-node";
 
 /**
  * The apiserver's audit log: every request a ServiceAccount makes, at Metadata

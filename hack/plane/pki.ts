@@ -2,7 +2,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { LOCAL_NODE_NAME } from "./config.ts";
 import { PlaneError } from "./errors.ts";
+import { KUBERNETES_SERVICE_IP } from "./pod-network.ts";
 
 /** Paths of everything the control plane's PKI holds. */
 export interface Pki {
@@ -29,6 +31,8 @@ export const LEAVES: readonly Leaf[] = [
     subject: "/CN=kube-apiserver",
     altNames: [
       "IP:127.0.0.1",
+      // The `kubernetes` Service, as Pods on the local node reach the apiserver (pod-network.ts).
+      `IP:${KUBERNETES_SERVICE_IP}`,
       "DNS:localhost",
       "DNS:kubernetes",
       "DNS:kubernetes.default",
@@ -42,7 +46,20 @@ export const LEAVES: readonly Leaf[] = [
   // kwok plays every kubelet; it needs to write node and pod status for any node.
   { name: "kwok", subject: "/O=system:masters/CN=kwok-controller" },
   { name: "front-proxy-client", subject: "/CN=front-proxy-client", ca: "front-proxy-ca" },
+  // The apiserver's identity when it calls a kubelet (bound to system:kubelet-api-admin, as kubeadm does).
+  { name: "apiserver-kubelet-client", subject: "/CN=kube-apiserver-kubelet-client" },
 ];
+
+/** The local kubelet's serving certificate, for the node's address, which the apiserver checks. */
+export function kubeletLeaves(nodeIp: string): Leaf[] {
+  return [
+    {
+      name: "kubelet",
+      subject: `/O=system:nodes/CN=system:node:${LOCAL_NODE_NAME}`,
+      altNames: [`IP:${nodeIp}`, `DNS:${LOCAL_NODE_NAME}`],
+    },
+  ];
+}
 
 export function checkOpenssl(): void {
   const res = spawnSync("openssl", ["version"], { encoding: "utf8" });
@@ -54,7 +71,7 @@ export function checkOpenssl(): void {
   }
 }
 
-export function createPki(dir: string): Pki {
+export function createPki(dir: string, extra: readonly Leaf[] = []): Pki {
   mkdirSync(dir, { recursive: true });
   const p = (f: string): string => join(dir, f);
   const openssl = (...args: string[]): void => {
@@ -95,7 +112,7 @@ export function createPki(dir: string): Pki {
       `${ca}.crt`,
     );
   }
-  for (const leaf of LEAVES) {
+  for (const leaf of [...LEAVES, ...extra]) {
     const ca = leaf.ca ?? "ca";
     const ext = p(`${leaf.name}.ext`);
     writeFileSync(

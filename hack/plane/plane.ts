@@ -13,8 +13,11 @@ import {
 } from "./config.ts";
 import { PlaneError } from "./errors.ts";
 import { https, waitFor, type TlsClient } from "./http.ts";
-import { checkOpenssl, createPki, kubeconfigYaml, type Pki } from "./pki.ts";
+import { containersDir } from "../image/containers.ts";
+import { checkOpenssl, createPki, kubeconfigYaml, kubeletLeaves, type Pki } from "./pki.ts";
+import { createPodNetwork, hasPodNetwork, removePodNetwork, type PodNetworkState } from "./pod-network.ts";
 import { exitOf, isOurs, startProcess, stopProcess, tail, type StartedProcess } from "./processes.ts";
+import { ensureRegistryBinary, registryBinary, writeRegistryConfig, type RegistryState } from "./registry.ts";
 
 /** What `up` leaves on disk so that later commands (down, status, tests) can find the plane. */
 export interface PlaneState {
@@ -22,6 +25,10 @@ export interface PlaneState {
   server: string;
   kubeconfig: string;
   processes: StartedProcess[];
+  /** The local node's Pod network (pod-network.ts), or why there is none. */
+  podNetwork?: PodNetworkState;
+  /** The image registry on 127.0.0.1 (registry.ts), or why there is none. */
+  registry?: RegistryState;
 }
 
 const stateFile = join(stateDir, "state.json");
@@ -39,7 +46,20 @@ export function writeState(state: PlaneState): void {
 }
 
 function binaryOf(p: StartedProcess): string {
+  if (p.name === "registry") return registryBinary;
   return p.name === "kwok" ? kwokBinary : kubePlaneBinary;
+}
+
+/** The kubelet's serving certificate and the apiserver's client certificate for kubelets. */
+export function kubeletTls(): {
+  serving: { ca: string; cert: string; key: string };
+  apiserverClient: string;
+} {
+  const dir = join(stateDir, "pki");
+  return {
+    serving: { ca: join(dir, "ca.crt"), cert: join(dir, "kubelet.crt"), key: join(dir, "kubelet.key") },
+    apiserverClient: "kube-apiserver-kubelet-client",
+  };
 }
 
 export function adminTls(): TlsClient {
@@ -69,14 +89,19 @@ export async function isHealthy(state: PlaneState): Promise<boolean> {
 export async function up(log: Log): Promise<{ started: boolean; state: PlaneState }> {
   const existing = readState();
   if (existing) {
-    if (await isHealthy(existing)) {
+    // A plane an earlier version started has no Pod network or registry: start a new one.
+    const current = existing.podNetwork !== undefined && existing.registry !== undefined;
+    if (current && (await isHealthy(existing))) {
       log(`Reusing the control plane already running at ${existing.server}`);
       return { started: false, state: existing };
     }
     const dead = deadProcesses(existing);
-    log(
-      `Found a stale control plane (${dead.length ? `${dead.join(", ")} not running` : "not ready"}); restarting it`,
-    );
+    const why = !current
+      ? "made by an earlier version, without a Pod network and registry"
+      : dead.length
+        ? `${dead.join(", ")} not running`
+        : "not ready";
+    log(`Found a stale control plane (${why}); restarting it`);
     await down(() => undefined);
   }
   checkOpenssl();
@@ -103,17 +128,27 @@ export async function up(log: Log): Promise<{ started: boolean; state: PlaneStat
 }
 
 async function start(state: PlaneState, log: Log): Promise<void> {
-  const pki = createPki(join(stateDir, "pki"));
-  const { etcdPort, peerPort, apiPort, cmPort, schedPort, kwokPort } = await freePorts([
+  const { etcdPort, peerPort, apiPort, cmPort, schedPort, kwokPort, registryPort } = await freePorts([
     "etcdPort",
     "peerPort",
     "apiPort",
     "cmPort",
     "schedPort",
     "kwokPort",
+    "registryPort",
   ] as const);
   const server = `https://127.0.0.1:${apiPort}`;
   state.server = server;
+  const network = createPodNetwork(apiPort, containersDir);
+  state.podNetwork = network;
+  writeState(state);
+  if (hasPodNetwork(network))
+    log(
+      `Pod network ${network.cidr} on bridge ${network.bridge} (the local node's address: ${network.gateway})`,
+    );
+  else log(`No Pod network: ${network.unavailable}; local Pods will share the host's network`);
+  const nodeIp = hasPodNetwork(network) ? network.gateway : "127.0.0.1";
+  const pki = createPki(join(stateDir, "pki"), kubeletLeaves(nodeIp));
   const kubeconfigs: Record<string, string> = {};
   for (const identity of ["admin", "controller-manager", "scheduler", "kwok"]) {
     const file = identity === "admin" ? kubeconfigPath : join(stateDir, `${identity}.kubeconfig`);
@@ -165,6 +200,17 @@ async function start(state: PlaneState, log: Log): Promise<void> {
     if (res.status !== 200) throw new Error(`/readyz answered ${res.status}`);
     return true;
   });
+  // As kubeadm binds it: the apiserver may call the kubelet API (logs, exec) of every node.
+  const binding = await https(
+    `${server}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings`,
+    adminTls(),
+    "POST",
+    KUBELET_CLIENT_BINDING,
+  );
+  if (binding.status !== 201)
+    throw new PlaneError(`binding the apiserver's kubelet client failed: ${binding.status} ${binding.body}`);
+  state.registry = await startRegistry(registryPort, launch, log);
+  writeState(state);
 
   log("Starting kube-controller-manager, kube-scheduler and kwok");
   const cm = launch("kube-controller-manager", kubePlaneBinary, [
@@ -219,6 +265,53 @@ export async function down(log: Log): Promise<void> {
 async function stopAll(state: PlaneState): Promise<void> {
   // Reverse start order: clients first, etcd last.
   for (const p of [...state.processes].reverse()) await stopProcess(p.pid, binaryOf(p));
+  if (hasPodNetwork(state.podNetwork)) removePodNetwork(state.podNetwork, containersDir);
+}
+
+const KUBELET_CLIENT_BINDING = {
+  apiVersion: "rbac.authorization.k8s.io/v1",
+  kind: "ClusterRoleBinding",
+  metadata: { name: "cpa-plane:apiserver-kubelet-client" },
+  roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:kubelet-api-admin" },
+  subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "kube-apiserver-kubelet-client" }],
+};
+
+/** Starts the image registry on 127.0.0.1; a plane without one says why and runs on. */
+async function startRegistry(
+  port: number,
+  launch: (name: string, binary: string, args: string[]) => StartedProcess,
+  log: Log,
+): Promise<RegistryState> {
+  const missing = ensureRegistryBinary(log);
+  if (missing) {
+    log(`No image registry: ${missing.unavailable}`);
+    return missing;
+  }
+  const address = `127.0.0.1:${port}`;
+  const proc = launch("registry", registryBinary, [
+    "serve",
+    writeRegistryConfig(join(stateDir, "registry"), port),
+  ]);
+  try {
+    await waitFor(
+      "the registry's /v2/",
+      30_000,
+      async () => {
+        const res = await fetch(`http://${address}/v2/`);
+        return res.ok ? true : undefined;
+      },
+      () => {
+        const how = exitOf(proc.name);
+        return how && `registry exited (${how})`;
+      },
+    );
+  } catch (err) {
+    throw new PlaneError(
+      `the image registry failed to start: ${err instanceof Error ? err.message : String(err)}\n--- last lines of ${proc.log} ---\n${tail(proc.log)}`,
+    );
+  }
+  log(`Image registry on ${address} (push with: podman push --tls-verify=false IMAGE ${address}/NAME:TAG)`);
+  return { address };
 }
 
 /** Free loopback ports, one per name. */
@@ -280,6 +373,7 @@ rules:
 function apiserverArgs(pki: Pki, etcdPort: number, port: number, auditPolicy: string): string[] {
   const serving = pki.cert("apiserver");
   const proxy = pki.cert("front-proxy-client");
+  const kubeletClient = pki.cert("apiserver-kubelet-client");
   return [
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     "--bind-address=127.0.0.1",
@@ -290,6 +384,11 @@ function apiserverArgs(pki: Pki, etcdPort: number, port: number, auditPolicy: st
     `--tls-cert-file=${serving.cert}`,
     `--tls-private-key-file=${serving.key}`,
     `--client-ca-file=${pki.caCert}`,
+    // How it calls kubelets (logs): with its own client certificate, checking theirs against the CA.
+    `--kubelet-client-certificate=${kubeletClient.cert}`,
+    `--kubelet-client-key=${kubeletClient.key}`,
+    `--kubelet-certificate-authority=${pki.caCert}`,
+    "--kubelet-preferred-address-types=InternalIP",
     "--authorization-mode=Node,RBAC",
     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
     `--service-account-key-file=${pki.serviceAccountPub}`,

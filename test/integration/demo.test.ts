@@ -26,11 +26,15 @@ function assertShowsTheJourney(output: string): void {
   assert.match(output, /Deployment hello-kubernetes: 1 → 3 replicas/, output);
   assert.match(output, /Deployment hello-kubernetes: 3 → 5 replicas/, output);
   assert.match(output, /^python-custom-autoscaler\s+Deployment\/hello-kubernetes\s+5\s+5\s+True\s/m, output);
+  // Its decision as `kubectl logs` shows it, through the apiserver and the local kubelet's API.
+  assert.match(output, /kubectl logs python-custom-autoscaler: .*\n {2}\{.*"evaluation"/, output);
+  assert.match(output, /each Pod gets an address of its own/, output);
   for (const hint of [
     `export KUBECONFIG=${kubeconfig}`,
     "kubectl get cpa",
     "kubectl describe cpa python-custom-autoscaler",
     "kubectl get pods,serviceaccounts,roles,rolebindings",
+    "kubectl logs -f python-custom-autoscaler",
     "bin/cpa run --config examples/getting-started/config.yaml --target deployment/hello-kubernetes --once --dry-run",
     "Tear down: npm run cluster:down",
   ])
@@ -60,8 +64,12 @@ describe("npm run demo, as the README runs it", { timeout: 4 * DEMO_TIMEOUT_MS }
     assert.match(second.stdout, /Removing what an earlier demo left: /);
     // The operator's Pod the first run left on the fake node came back to the local kubelet's.
     assert.match(second.stdout, /cpa-system\/cpa-operator-\S+: on kwok-node-0, where nothing runs it/);
+    // Each Pod's log, in the kubelet's layout: <namespace>_<name>_<uid>/<container>/<restart>.log.
     const logs = readdirSync(join(clusterDir, "logs", "pods"));
-    assert.ok(logs.includes("default_python-custom-autoscaler.log"), logs.join(", "));
+    assert.ok(
+      logs.some((d) => d.startsWith("default_python-custom-autoscaler_")),
+      logs.join(", "),
+    );
   });
 
   test("after cluster:down, with --keep-running: another example runs beside it", async (t) => {
@@ -79,7 +87,6 @@ describe("npm run demo, as the README runs it", { timeout: 4 * DEMO_TIMEOUT_MS }
     await other.run('eval "$(npm run -s cluster:up)"');
     // The README's form: reuses the demo's plane too.
     await other.run("npm run cluster:up");
-    await other.run("kubectl delete cpa python-custom-autoscaler");
     await other.run("npm run image -- -t module-autoscaler:latest examples/module");
     await other.run("kubectl apply -f examples/module/web.yaml -f examples/module/cpa.yaml");
     const admin = new KubeConfig();
@@ -95,6 +102,11 @@ describe("npm run demo, as the README runs it", { timeout: 4 * DEMO_TIMEOUT_MS }
     );
     const table = await other.run("kubectl get cpa module-autoscaler");
     assert.match(table.stdout, /^module-autoscaler\s+Deployment\/web\s+3\s+3\s+True\s/m);
+    // Beside the guide's autoscaler, each on port 5000 of its own address.
+    const guide = await other.run("kubectl get cpa python-custom-autoscaler");
+    assert.match(guide.stdout, /^python-custom-autoscaler\s+\S+\s+\d+\s+\d+\s+True\s/m);
+    const logs = await other.run("kubectl logs module-autoscaler");
+    assert.match(logs.stdout, /"evaluation"/);
     // Ctrl-C: the demo stops the operator and the autoscalers before it exits.
     await running.stop("SIGINT");
     const left = await podman("ps", `--filter=label=${LOCAL_POD_LABEL}=true`, "--format={{.Names}}");

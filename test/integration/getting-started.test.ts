@@ -68,7 +68,8 @@ describe("the getting-started guide, end to end", () => {
     const container = await containerOf(pod.metadata?.uid ?? "");
     assert.ok(container, "no container runs the autoscaler Pod");
     const inspect = await podman("inspect", "--format={{.ImageName}}", container);
-    assert.equal(inspect.stdout.trim(), `localhost/${IMAGE}`);
+    // By its full name, as a node's runtime resolves `python-custom-autoscaler:latest`.
+    assert.equal(inspect.stdout.trim(), `docker.io/library/${IMAGE}`);
     const table = await ok(["get", "cpa", "-n", namespace]);
     assert.match(table, /^NAME\s+REFERENCE\s+CURRENT\s+DESIRED\s+READY\s+LAST SCALE\s+AGE$/m);
     assert.match(

@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AppsV1Api, CoordinationV1Api, type V1Pod } from "@kubernetes/client-node";
 import { bindNamespacedOperator } from "../../hack/journey.ts";
+import { fullImageName } from "../../hack/local-pods/image-ref.ts";
 import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
 import { runPodInContainer } from "../../hack/local-pods/container-runner.ts";
 import type { LocalProcess } from "../../hack/local-pods/pod-runner.ts";
@@ -114,7 +115,7 @@ describe("the image's build", () => {
   test("the build leaves no buildah working container of the images behind to pin old builds", async () => {
     const containers = JSON.parse(await ok(tool("buildah", ["containers", "--json"]))) as
       { imagename: string }[] | null;
-    const ours = [RUNTIME_IMAGE, PYTHON_IMAGE].map((tag) => `localhost/${tag}`);
+    const ours = [RUNTIME_IMAGE, PYTHON_IMAGE].flatMap((tag) => [`localhost/${tag}`, fullImageName(tag)]);
     assert.deepEqual(
       (containers ?? []).filter((c) => ours.includes(c.imagename)),
       [],

@@ -32,6 +32,13 @@ async function main(command: string | undefined): Promise<number> {
       log(`Control plane at ${state.server}: ${healthy ? "ready" : "NOT ready"}`);
       for (const p of state.processes)
         log(`  ${p.name.padEnd(24)} pid ${p.pid}${dead.includes(p.name) ? " (not running)" : ""}`);
+      const net = state.podNetwork;
+      if (net)
+        log(
+          `  Pod network: ${"bridge" in net ? `${net.cidr} on ${net.bridge}` : `none (${net.unavailable})`}`,
+        );
+      const reg = state.registry;
+      if (reg) log(`  registry: ${"address" in reg ? reg.address : `none (${reg.unavailable})`}`);
       process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n`);
       return healthy ? 0 : 1;
     }

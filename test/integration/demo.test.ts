@@ -103,8 +103,9 @@ describe("npm run demo, as the README runs it", { timeout: 4 * DEMO_TIMEOUT_MS }
     const table = await other.run("kubectl get cpa module-autoscaler");
     assert.match(table.stdout, /^module-autoscaler\s+Deployment\/web\s+3\s+3\s+True\s/m);
     // Beside the guide's autoscaler, each on port 5000 of its own address.
-    const guide = await other.run("kubectl get cpa python-custom-autoscaler");
-    assert.match(guide.stdout, /^python-custom-autoscaler\s+\S+\s+\d+\s+\d+\s+True\s/m);
+    const both = await other.run("kubectl get cpa");
+    assert.match(both.stdout, /^python-custom-autoscaler\s+\S+\s+\d+\s+\d+\s+True\s/m);
+    assert.match(both.stdout, /^module-autoscaler\s+Deployment\/web\s+3\s+3\s+True\s/m);
     const logs = await other.run("kubectl logs module-autoscaler");
     assert.match(logs.stdout, /"evaluation"/);
     // Ctrl-C: the demo stops the operator and the autoscalers before it exits.

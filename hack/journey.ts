@@ -105,16 +105,18 @@ export class Journey {
 
   /**
    * `kubectl apply` of the operator's manifests (`-f config/cluster.yaml`, `-k
-   * overlay`), then any further kubectl commands the install takes, one replica (local Pods share this machine's network, so a
-   * second one would fight for the first's ports), and the operator's Pod
-   * running on the local kubelet and answering /readyz.
+   * overlay`), then any further kubectl commands the install takes, and the
+   * operator's Deployment running on the local kubelet (both replicas, each
+   * Pod on its own address, one leading) and answering /readyz.
    */
   async installOperator(apply: string[], namespace: string, then: string[][] = []): Promise<void> {
     this.#log(await this.#o.kubectl(["apply", ...apply]));
-    await this.#o.kubectl(["scale", "deployment/cpa-operator", "-n", namespace, "--replicas=1"]);
     // What the install takes after the apply (the namespaced install's RoleBinding and WATCH_NAMESPACE).
     for (const args of then) this.#log(await this.#o.kubectl(args));
     await this.#o.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`]);
+    // As a user waits for an install (and for the rollout a `kubectl set env` starts).
+    const timeout = `--timeout=${Math.round((this.#o.timeoutMs ?? 120_000) / 1000)}s`;
+    await this.#o.kubectl(["rollout", "status", "deployment/cpa-operator", "-n", namespace, timeout]);
     await this.operatorReady(namespace);
   }
 
@@ -182,7 +184,7 @@ export class Journey {
         const answers = await Promise.all(
           ips.map(async (ip) => ip !== undefined && (await fetch(operatorReadyz(ip))).ok),
         );
-        return answers.includes(true);
+        return answers.length > 0 && !answers.includes(false);
       },
     );
   }

@@ -294,6 +294,7 @@ export async function runPodInContainer(
 export class ContainerRunner implements PodRunner {
   readonly mode = "container";
   readonly ownNetwork = true;
+  readonly pulls = true;
 
   /** Whether the store holds the image, by its full name (image-ref.ts). */
   has(image: string | undefined): Promise<boolean> {

@@ -21,6 +21,7 @@ export class LocalImages implements PodRunner {
   readonly mode = "process";
   /** Local processes share the host's network: they cannot have addresses of their own. */
   readonly ownNetwork = false;
+  readonly pulls = false;
   readonly #images = new Map<string, ImageFiles>([
     [RUNTIME_IMAGE, {}],
     [PYTHON_IMAGE, {}],

@@ -297,7 +297,7 @@ export class LocalKubelet {
   /** Whether this node runs Pods of this image: in its store, or served by the plane's registry. */
   async #runs(image: string | undefined): Promise<boolean> {
     if (image === undefined) return false;
-    if (this.#registry !== undefined && registryOf(image) === this.#registry && this.#opts.images.ownNetwork)
+    if (this.#registry !== undefined && registryOf(image) === this.#registry && this.#opts.images.pulls)
       return true;
     return this.#opts.images.has(image);
   }

@@ -9,6 +9,8 @@ export interface PodRunner {
   readonly mode: string;
   /** Whether Pods it runs get network namespaces of their own (containers do; processes cannot). */
   readonly ownNetwork: boolean;
+  /** Whether it can pull images (containers can; local processes run only images known here). */
+  readonly pulls: boolean;
   /** Whether the node's store holds this image (by its full name, image-ref.ts). */
   has(image: string | undefined): Promise<boolean>;
   /** Pulls an image into the node's store; rejects with the reason it could not. */

@@ -101,3 +101,16 @@ describe("the local kubelet's Pod status", () => {
     assert.equal(Buffer.byteLength(fallbackMessage("x".repeat(5000))), 2048);
   });
 });
+
+describe("a Pod's addresses", () => {
+  test("its own on the Pod network, the node's as hostIP; in the list forms too", () => {
+    const s = podStatus(pod(), { state: "running", startedAt: "t", restarts: 0 }, "t", {
+      hostIP: "10.244.128.1",
+      podIP: "10.244.128.7",
+    }) as Record<string, unknown>;
+    assert.equal(s["podIP"], "10.244.128.7");
+    assert.deepEqual(s["podIPs"], [{ ip: "10.244.128.7" }]);
+    assert.equal(s["hostIP"], "10.244.128.1");
+    assert.deepEqual(s["hostIPs"], [{ ip: "10.244.128.1" }]);
+  });
+});

@@ -501,7 +501,8 @@ function kwokArgs(kubeconfig: string, port: number, extraStages: string): string
     "--manage-all-nodes=false",
     "--manage-nodes-with-label-selector=type=kwok",
     "--node-lease-duration-seconds=40",
-    "--cidr=10.244.0.0/16",
+    // The fake Pods' addresses; the local node's Pod network has 10.244.128.0/17 (pod-network.ts).
+    "--cidr=10.244.0.0/17",
     "--node-ip=10.0.0.10",
     `--server-address=127.0.0.1:${port}`,
   ];

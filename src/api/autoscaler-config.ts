@@ -23,6 +23,10 @@ export const shellSchema = union(
         description: "The program to run, e.g. python (no shell is implied).",
       }),
       command: array(string(), { description: "Its arguments, e.g. [/metric.py]." }),
+      logStderr: boolean({
+        description:
+          "Log the stderr of successful runs too. Where the original reads it; the method-level logStderr is also read, and this one wins.",
+      }),
     },
     { required: ["entrypoint"] },
   ),

@@ -101,8 +101,37 @@ describe("loading the configuration", () => {
   }
 
   test("unknown keys are reported, not fatal (the original ignored them)", () => {
-    const { unknownKeys } = load(OPERATOR_ENV, `${SEED}\nintervall: 5\n`);
+    const { unknownKeys, warnings } = load(OPERATOR_ENV, `${SEED}\nintervall: 5\n`);
     assert.deepEqual(unknownKeys, ["intervall"]);
+    assert.deepEqual(warnings, [
+      "unknown key intervall is ignored (did you mean interval?) (in /config.yaml)",
+    ]);
+  });
+
+  test("an unknown key below the top level, from the environment too, is reported with its path", () => {
+    const { unknownKeys, warnings } = load(
+      { ...OPERATOR_ENV, evaluate: '{"type":"shell","shell":"python /e.py","timout":5}' },
+      `${SEED}\napiConfig:\n  enabld: false\n`,
+    );
+    assert.deepEqual(unknownKeys, ["evaluate.timout", "apiConfig.enabld"]);
+    assert.ok(
+      warnings.includes(
+        "unknown key evaluate.timout is ignored (did you mean timeout?) (from env var evaluate)",
+      ),
+    );
+  });
+
+  test("shell.logStderr, where the original reads it, is known; when it and the method's differ, it wins and says so", () => {
+    const nested = SEED.replace(
+      'entrypoint: "python"\n    command:\n      - "/metric.py"',
+      'entrypoint: "python"\n    logStderr: true\n    command:\n      - "/metric.py"',
+    );
+    assert.notEqual(nested, SEED);
+    assert.deepEqual(load(OPERATOR_ENV, nested).warnings, []);
+    const both = nested.replace('metric:\n  type: "shell"', 'metric:\n  logStderr: false\n  type: "shell"');
+    assert.deepEqual(load(OPERATOR_ENV, both).warnings, [
+      "metric.shell.logStderr (true) and metric.logStderr (false) differ: metric.shell.logStderr, where the original reads it, wins",
+    ]);
   });
 
   const invalid = [

@@ -17,6 +17,7 @@ import {
 } from "../api/autoscaler-config.ts";
 import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
 import { validate as generatedValidator } from "../api/config-validator.generated.js";
+import { unknownKeys as findUnknownKeys, unknownKeyWarning } from "../api/unknown-keys.ts";
 
 export const DEFAULT_CONFIG_PATH = "/config.yaml";
 
@@ -72,8 +73,10 @@ export interface Loaded {
   config: Config;
   /** Where each top-level key came from. */
   sources: Record<string, Source>;
-  /** Keys nobody reads (typos, most likely): logged as warnings, as the original ignored them. */
+  /** Keys nobody reads, at any depth (typos, most likely): warned about, as the original ignored them. */
   unknownKeys: string[];
+  /** What `cpa validate` prints and the autoscaler logs at start: unknown keys, settings that disagree. */
+  warnings: string[];
 }
 
 /** Reads the file named by configPath (or the default) and the environment. */
@@ -119,7 +122,14 @@ export function resolveConfig(file: Record<string, unknown>, path: string, env: 
     else merged[key] = parsed.value;
     sources[key] = { kind: "env" };
   }
-  const unknownKeys = Object.keys(file).filter((k) => !KNOWN_KEYS.has(k));
+  const unknown = findUnknownKeys(merged, configSchema);
+  const warnings = [
+    ...unknown.map(
+      (k) =>
+        `${unknownKeyWarning(k)}${sourceText(k.path.split(/[.[]/)[0] ?? "", sources[k.path.split(/[.[]/)[0] ?? ""])}`,
+    ),
+    ...logStderrWarnings(merged),
+  ];
   for (const [key, value] of Object.entries(DEFAULTS)) {
     if (merged[key] === undefined) {
       merged[key] = structuredClone(value);
@@ -132,7 +142,22 @@ export function resolveConfig(file: Record<string, unknown>, path: string, env: 
   problems.push(...schemaProblems(merged, sources), ...crossFieldProblems(merged));
   if (problems.length > 0) throw new ConfigError(problems);
   const config = { ...merged, configDir: dirname(resolve(path)) } as unknown as Config;
-  return { config, sources, unknownKeys };
+  return { config, sources, unknownKeys: unknown.map((k) => k.path), warnings };
+}
+
+/** A stage with logStderr in both places, set differently: the original's place wins. */
+function logStderrWarnings(config: Record<string, unknown>): string[] {
+  return STAGE_KEYS.flatMap((stage) => {
+    const method = config[stage];
+    if (!isObject(method) || !isObject(method["shell"])) return [];
+    const nested = method["shell"]["logStderr"];
+    const outer = method["logStderr"];
+    if (typeof nested !== "boolean" || typeof outer !== "boolean" || nested === outer) return [];
+    return [
+      `${stage}.shell.logStderr (${String(nested)}) and ${stage}.logStderr (${String(outer)}) differ: ` +
+        `${stage}.shell.logStderr, where the original reads it, wins`,
+    ];
+  });
 }
 
 function parseEnvValue(key: string, raw: string): { value: unknown } | { error: string } {

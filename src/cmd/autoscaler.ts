@@ -52,9 +52,7 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
     return 1;
   }
   const { config } = loaded;
-  if (loaded.unknownKeys.length > 0) {
-    log.warn({ keys: loaded.unknownKeys, config: path }, "Unknown configuration keys are ignored (typos?)");
-  }
+  for (const warning of loaded.warnings) log.warn({ config: path }, warning);
   const registry = newRegistry();
   const metrics = autoscalerMetrics(registry);
   let assembled;

@@ -11,7 +11,7 @@ export function runValidate(args: string[], out: (s: string) => void, err: (s: s
   if (files.length !== 1 || files[0] === undefined) throw new UsageError("give exactly one config file");
   const path = files[0];
   try {
-    const { config, sources, unknownKeys } = loadConfig(process.env, path);
+    const { config, sources, warnings } = loadConfig(process.env, path);
     // Building the runners checks what the schema cannot: TLS files, method blocks.
     void buildStages(config, createLogger("cpa-validate", "silent")).close();
     const { configDir: _dir, ...effective } = config;
@@ -22,7 +22,7 @@ export function runValidate(args: string[], out: (s: string) => void, err: (s: s
       `# ${path} is valid. Effective configuration (defaults applied${fromEnv.length ? `; from env: ${fromEnv.join(", ")}` : ""}):\n`,
     );
     out(stringify(effective, { lineWidth: 0 }));
-    for (const key of unknownKeys) err(`warning: unknown key "${key}" is ignored (a typo?)\n`);
+    for (const warning of warnings) err(`warning: ${warning}\n`);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -13,13 +13,13 @@ export function createRunner(method: Method, ctx: RunnerContext): StageRunner {
   const timeout = method.timeout ?? DEFAULT_METHOD_TIMEOUT_MS;
   const maxOutputBytes = method.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   switch (method.type) {
-    case "shell":
-      return shellRunner(
-        block(method, "shell"),
-        { timeoutMs: timeout, maxOutputBytes },
-        method.logStderr ?? false,
-        ctx,
-      );
+    case "shell": {
+      const shell = block(method, "shell");
+      // shell.logStderr is where the original reads it; the method-level key is ours, and loses.
+      const logStderr =
+        (typeof shell === "object" ? shell.logStderr : undefined) ?? method.logStderr ?? false;
+      return shellRunner(shell, { timeoutMs: timeout, maxOutputBytes }, logStderr, ctx);
+    }
     case "http":
       return httpRunner(block(method, "http"), { timeoutMs: timeout, maxOutputBytes }, ctx);
     case "module":

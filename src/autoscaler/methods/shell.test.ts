@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import type { ShellConfig } from "../../api/autoscaler-config.ts";
 import { MethodError, type RunnerContext } from "./method.ts";
+import { createRunner } from "./registry.ts";
 import { shellRunner } from "./shell.ts";
 
 const limits = (timeoutMs: number) => ({ timeoutMs, maxOutputBytes: 16 * 1024 * 1024 });
@@ -232,6 +233,35 @@ describe("shell method", () => {
       assert.deepEqual(
         logged.map((l) => [l.msg, l.stderr]),
         logStderr ? [["Shell command stderr", "progress\n"]] : [],
+      );
+    });
+  }
+
+  // createRunner: where the original reads it (shell.logStderr), and ours one level up; the original's wins.
+  for (const [shell, method, logged] of [
+    [true, undefined, true],
+    [undefined, true, true],
+    [true, false, true],
+    [false, true, false],
+  ] as const) {
+    test(`createRunner: shell.logStderr ${String(shell)}, logStderr ${String(method)}: stderr ${logged ? "" : "not "}logged`, async () => {
+      const lines: string[] = [];
+      const runner = createRunner(
+        {
+          type: "shell",
+          shell: {
+            entrypoint: "/bin/sh",
+            command: ["-c", "echo progress >&2; echo 3"],
+            ...(shell === undefined ? {} : { logStderr: shell }),
+          },
+          ...(method === undefined ? {} : { logStderr: method }),
+        },
+        context(lines),
+      );
+      assert.equal(await runner.run("{}"), "3\n");
+      assert.equal(
+        lines.some((l) => l.includes("Shell command stderr")),
+        logged,
       );
     });
   }

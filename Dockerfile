@@ -2,6 +2,13 @@
 #
 #   docker build -t cpa:0.1.0 .                               # target runtime (the last stage)
 #   docker build --target python -t cpa-python:0.1.0 .        # the same, plus Python 3
+#   docker build --target runtime-dropin -t cpa:0.1.0-dropin .        # the drop-in flavours:
+#   docker build --target python-dropin -t cpa-python:0.1.0-dropin .  # as the original's images
+#
+# The hardened flavour (runtime, python) runs as uid 65532 with nothing of its
+# own writable; the drop-in flavour behaves as the original's images did, for
+# autoscalers built on them unchanged: root, /app writable, pip that installs,
+# the original's CMD (README.md, "The image", says which to pick).
 #
 # `npm test` builds both targets with buildah (`npm run image`) from a local
 # stand-in for NODE_IMAGE (hack/image/test-base.ts) and runs them with podman.
@@ -57,6 +64,8 @@ RUN apt-get update \
 ENV PATH=/opt/cpa/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # As in the original: scripts run from /app; the config is read from /config.yaml.
 WORKDIR /app
+# The original's binary, by its path: CMDs, entrypoint scripts and template commands name it.
+RUN ln -s /opt/cpa/bin/custom-pod-autoscaler /app/custom-pod-autoscaler
 USER 65532:65532
 LABEL org.opencontainers.image.title="cpa" \
       org.opencontainers.image.description="Custom Pod Autoscaler for Kubernetes: the operator and the autoscaler runtime" \
@@ -75,6 +84,30 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 USER 65532:65532
 # The app lives apart from /, where users ADD config.yaml and their scripts.
+COPY --from=build /opt/cpa /opt/cpa
+
+# The drop-in flavour's base: root, as the original's images ran, and the
+# original's CMD with no ENTRYPOINT in front (a template's `command:` replaces
+# it, as it replaced the original's).
+FROM base AS dropin
+USER root
+LABEL org.opencontainers.image.description="Custom Pod Autoscaler for Kubernetes: the drop-in flavour, which runs as root as the original's images did"
+ENTRYPOINT []
+CMD ["/app/custom-pod-autoscaler"]
+
+FROM dropin AS runtime-dropin
+COPY --from=build /opt/cpa /opt/cpa
+
+# Python as the original's python image had it: python, python3 and a pip that
+# installs (a virtual environment first on PATH: Debian's own Python is
+# externally managed, PEP 668, and refuses `pip install`).
+FROM dropin AS python-dropin
+LABEL org.opencontainers.image.title="cpa-python"
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/* \
+ && python3 -m venv /opt/python
+ENV PATH=/opt/python/bin:/opt/cpa/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 COPY --from=build /opt/cpa /opt/cpa
 
 # cpa: last, so a plain `docker build .` builds it.

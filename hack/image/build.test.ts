@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { budArgs, buildNpmrc } from "./build.ts";
+import { baseTargets, budArgs, buildNpmrc } from "./build.ts";
 import { containersConf, storageConf } from "./containers.ts";
 
 describe("budArgs", () => {
@@ -64,5 +64,16 @@ describe("the container configuration", () => {
     ])
       assert.ok(conf.split("\n").includes(line), line);
     assert.match(storageConf("/c"), /^graphroot = "\/c\/storage"$/m);
+  });
+});
+
+describe("baseTargets", () => {
+  test("the targets of ours a user's FROM lines name, by any spelling of the name; the hardened two otherwise", () => {
+    assert.deepEqual(baseTargets("FROM cpa-python:0.1.0-dropin\nRUN pip install x\n"), ["python-dropin"]);
+    assert.deepEqual(
+      baseTargets("from docker.io/library/cpa:0.1.0 AS b\nFROM --platform=linux/amd64 cpa-python:0.1.0\n"),
+      ["runtime", "python"],
+    );
+    assert.deepEqual(baseTargets("FROM python:3.13-slim\n"), ["runtime", "python"]);
   });
 });

@@ -7,7 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../plane/config.ts";
 import { fullImageName } from "../local-pods/image-ref.ts";
-import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../local-pods/images.ts";
+import {
+  PYTHON_DROPIN_IMAGE,
+  PYTHON_IMAGE,
+  RUNTIME_DROPIN_IMAGE,
+  RUNTIME_IMAGE,
+} from "../local-pods/images.ts";
 import { mustTool } from "./containers.ts";
 import { ensureTestBase, TEST_BASE_IMAGE } from "./test-base.ts";
 import { ensureTools } from "./tools.ts";
@@ -15,8 +20,21 @@ import { ensureTools } from "./tools.ts";
 export const TARGETS = [
   { target: "runtime", tag: RUNTIME_IMAGE },
   { target: "python", tag: PYTHON_IMAGE },
+  { target: "runtime-dropin", tag: RUNTIME_DROPIN_IMAGE },
+  { target: "python-dropin", tag: PYTHON_DROPIN_IMAGE },
 ] as const;
 export type Target = (typeof TARGETS)[number]["target"];
+/** The hardened flavour, which our docs and examples use: what is built unless asked otherwise. */
+export const HARDENED: readonly Target[] = ["runtime", "python"];
+
+/** The targets of ours a Dockerfile's FROM lines name; the hardened ones when it names none. Pure. */
+export function baseTargets(dockerfile: string): Target[] {
+  const froms = [...dockerfile.matchAll(/^\s*FROM\s+(?:--\S+\s+)*(\S+)/gim)].map((m) =>
+    fullImageName(m[1] ?? ""),
+  );
+  const named = TARGETS.filter((t) => froms.includes(fullImageName(t.tag))).map((t) => t.target);
+  return named.length > 0 ? named : [...HARDENED];
+}
 
 export interface BudOptions {
   context: string;
@@ -102,10 +120,10 @@ export async function imageBytes(tag: string): Promise<number> {
   return Number((await mustTool("podman", ["image", "inspect", "--format", "{{.Size}}", tag])).trim());
 }
 
-/** Builds the Dockerfile's targets (default: both) and reports each one's time and size. */
+/** Builds the Dockerfile's targets (default: the hardened two) and reports each one's time and size. */
 export async function buildImages(
   log: (line: string) => void,
-  targets: readonly Target[] = TARGETS.map((t) => t.target),
+  targets: readonly Target[] = HARDENED,
 ): Promise<BuiltImage[]> {
   ensureTools(log);
   await ensureTestBase(log);
@@ -136,9 +154,26 @@ export async function buildImages(
   return built;
 }
 
-/** Builds a user's image from a Dockerfile in `dir` (FROM one of ours), as the getting-started guide does. */
+/**
+ * Builds a user's image from a Dockerfile in `dir` (FROM one of ours), as the
+ * getting-started guide does. Its RUN steps reach the package registries as
+ * ours do: npm and pip trust the host's CA bundle through files mounted for the
+ * RUN steps only (pip reads /etc/pip.conf), never in a layer.
+ */
 export async function buildUserImage(tag: string, dir: string, dockerfile = "Dockerfile"): Promise<void> {
-  await mustTool("buildah", budArgs({ context: dir, tag, dockerfile: join(dir, dockerfile) }));
+  const etc = buildEtc();
+  try {
+    const volumes: [string, string][] = [[etc, "/usr/local/etc"]];
+    if (existsSync(join(etc, "build-ca.crt"))) {
+      writeFileSync(join(etc, "pip.conf"), "[global]\ncert = /usr/local/etc/build-ca.crt\n");
+      volumes.push([join(etc, "pip.conf"), "/etc/pip.conf"]);
+    }
+    await mustTool("buildah", budArgs({ context: dir, tag, dockerfile: join(dir, dockerfile), volumes }), {
+      hint: NETWORK_HINT,
+    });
+  } finally {
+    rmSync(etc, { recursive: true, force: true });
+  }
   await removeWorkingContainers(tag);
 }
 

@@ -1,12 +1,14 @@
 // `npm run image`: builds images with buildah into the project's store, the one
 // the local kubelet runs Pods from (installing the tools and making the test
 // base on first use).
-//   npm run image [-- --target runtime|python]   the Dockerfile's targets, with their times and sizes
+//   npm run image [-- --target T ...]            the Dockerfile's targets (all four unless named:
+//                                                 runtime, python and their -dropin flavours), with times and sizes
 //   npm run image -- -t NAME DIR                  DIR's Dockerfile (FROM one of ours), tagged NAME,
 //                                                 e.g. an example's image while `npm run demo -- --keep-running` runs
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { buildImages, buildUserImage, megabytes, TARGETS, type Target } from "./build.ts";
+import { baseTargets, buildImages, buildUserImage, megabytes, TARGETS, type Target } from "./build.ts";
 import { ImageError } from "./errors.ts";
 
 const log = (line: string): void => {
@@ -29,10 +31,13 @@ async function main(): Promise<void> {
       throw new ImageError(
         "usage: npm run image -- -t NAME DIR (DIR holds a Dockerfile FROM cpa or cpa-python)",
       );
-    // Its FROM is one of ours: build them first (a no-op when the cache is warm).
-    await buildImages(log);
+    // Its FROM is one of ours: build those first (a no-op when the cache is warm).
+    const context = resolve(process.env["INIT_CWD"] ?? process.cwd(), dir);
+    const dockerfile = join(context, "Dockerfile");
+    if (!existsSync(dockerfile)) throw new ImageError(`${dockerfile} does not exist`);
+    await buildImages(log, baseTargets(readFileSync(dockerfile, "utf8")));
     const started = Date.now();
-    await buildUserImage(values.tag, resolve(process.env["INIT_CWD"] ?? process.cwd(), dir));
+    await buildUserImage(values.tag, context);
     log(`Built ${values.tag} from ${dir}/Dockerfile in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     return;
   }

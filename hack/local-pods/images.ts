@@ -16,6 +16,9 @@ const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "packa
 /** Our images, as the Dockerfile's targets are tagged (see README, "The image"). */
 export const RUNTIME_IMAGE = `cpa:${pkg.version}`;
 export const PYTHON_IMAGE = `cpa-python:${pkg.version}`;
+/** The drop-in flavour (Dockerfile): as the original's images behaved, root and all. */
+export const RUNTIME_DROPIN_IMAGE = `cpa:${pkg.version}-dropin`;
+export const PYTHON_DROPIN_IMAGE = `cpa-python:${pkg.version}-dropin`;
 
 export class LocalImages implements PodRunner {
   readonly mode = "process";

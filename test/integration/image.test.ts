@@ -23,7 +23,13 @@ import { after, before, describe, test } from "node:test";
 import { AppsV1Api, CoordinationV1Api, type V1Pod } from "@kubernetes/client-node";
 import { bindNamespacedOperator } from "../../hack/journey.ts";
 import { fullImageName } from "../../hack/local-pods/image-ref.ts";
-import { PYTHON_IMAGE, RUNTIME_IMAGE } from "../../hack/local-pods/images.ts";
+import {
+  PYTHON_DROPIN_IMAGE,
+  PYTHON_IMAGE,
+  RUNTIME_DROPIN_IMAGE,
+  RUNTIME_IMAGE,
+} from "../../hack/local-pods/images.ts";
+import { TARGETS } from "../../hack/image/build.ts";
 import { runPodInContainer } from "../../hack/local-pods/container-runner.ts";
 import type { LocalProcess } from "../../hack/local-pods/pod-runner.ts";
 import { tool } from "../../hack/image/containers.ts";
@@ -67,7 +73,8 @@ async function ok(promise: Promise<{ code: number; stdout: string; stderr: strin
 }
 
 before(async () => {
-  await ensureImages();
+  // Both flavours: the hardened one our docs use, and the drop-in one (docs/image.md).
+  await ensureImages(TARGETS.map((t) => t.target));
 });
 
 describe("the image's build", () => {
@@ -86,7 +93,7 @@ describe("the image's build", () => {
     }));
     assert.deepEqual(
       froms.map((f) => f.name),
-      ["deps", "compile", "build", "base", "python", "runtime"],
+      ["deps", "compile", "build", "base", "python", "dropin", "runtime-dropin", "python-dropin", "runtime"],
     );
     for (const { from } of froms)
       assert.ok(from === "${NODE_IMAGE}" || froms.some((f) => f.name === from), from);
@@ -112,10 +119,52 @@ describe("the image's build", () => {
     }
   });
 
+  test("the drop-in flavour runs /app/custom-pod-autoscaler from /app as root, with no ENTRYPOINT before a template's command", async () => {
+    for (const image of [RUNTIME_DROPIN_IMAGE, PYTHON_DROPIN_IMAGE]) {
+      const [config] = JSON.parse(await ok(podman("image", "inspect", image))) as {
+        Config: { Entrypoint?: string[] | null; Cmd: string[]; WorkingDir: string; User: string };
+      }[];
+      assert.ok(config);
+      assert.deepEqual(config.Config.Entrypoint ?? [], []);
+      assert.deepEqual(config.Config.Cmd, ["/app/custom-pod-autoscaler"]);
+      assert.equal(config.Config.WorkingDir, "/app");
+      assert.equal(config.Config.User, "root");
+    }
+    // Under its CMD it is our autoscaler: with no config file it says so, by name.
+    const res = await podman("run", "--rm", "--network=none", RUNTIME_DROPIN_IMAGE);
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /config file \/config\.yaml does not exist/);
+    // python, python3 and pip, as the original's python image had them; writable /app and /.
+    const tools = await ok(
+      podman(
+        "run",
+        "--rm",
+        "--network=none",
+        PYTHON_DROPIN_IMAGE,
+        "sh",
+        "-c",
+        "python --version && python3 --version && pip --version && touch /app/x /x && echo ok",
+      ),
+    );
+    assert.match(tools, /^ok$/m);
+  });
+
+  test("the hardened flavour's / and /app are not writable: the drop-in flavour is what root-writing scripts need", async () => {
+    const res = await podman(
+      "run",
+      "--rm",
+      "--network=none",
+      '--entrypoint=["sh","-c","touch /app/x"]',
+      PYTHON_IMAGE,
+    );
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /Permission denied/);
+  });
+
   test("the build leaves no buildah working container of the images behind to pin old builds", async () => {
     const containers = JSON.parse(await ok(tool("buildah", ["containers", "--json"]))) as
       { imagename: string }[] | null;
-    const ours = [RUNTIME_IMAGE, PYTHON_IMAGE].flatMap((tag) => [`localhost/${tag}`, fullImageName(tag)]);
+    const ours = TARGETS.map((t) => t.tag).flatMap((tag) => [`localhost/${tag}`, fullImageName(tag)]);
     assert.deepEqual(
       (containers ?? []).filter((c) => ours.includes(c.imagename)),
       [],

@@ -1,20 +1,28 @@
 // The images for tests that run them: built once per test process with buildah
 // from the real Dockerfile (hack/image), warm from the layer cache after the
 // first run. Fails, never skips, when they cannot be built, and says why.
-import { buildImages, type BuiltImage } from "../../hack/image/build.ts";
+import { buildImages, HARDENED, type BuiltImage, type Target } from "../../hack/image/build.ts";
 import { tool, type ToolResult } from "../../hack/image/containers.ts";
 import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
 
-let built: Promise<BuiltImage[]> | undefined;
+const built = new Map<string, Promise<BuiltImage[]>>();
 
-/** Builds both targets (a no-op when the cache is warm) and removes containers a killed run left. */
-export function ensureImages(): Promise<BuiltImage[]> {
-  built ??= (async () => {
-    const images = await buildImages((line) => process.stderr.write(`[image] ${line}\n`));
-    await ContainerRunner.removeLeftovers();
-    return images;
-  })();
-  return built;
+/**
+ * Builds the targets (the hardened two unless named; a no-op when the cache is
+ * warm) and removes containers a killed run left.
+ */
+export function ensureImages(targets: readonly Target[] = HARDENED): Promise<BuiltImage[]> {
+  const key = targets.join(",");
+  let images = built.get(key);
+  if (!images) {
+    images = (async () => {
+      const done = await buildImages((line) => process.stderr.write(`[image] ${line}\n`), targets);
+      await ContainerRunner.removeLeftovers();
+      return done;
+    })();
+    built.set(key, images);
+  }
+  return images;
 }
 
 /** podman with the project's store and configuration. */

@@ -411,3 +411,67 @@ describe("docs/migrating.md", () => {
     await ok(["apply", "--dry-run=server", "-n", namespace, "-f", "-"], block[1]);
   });
 });
+
+describe("docs/migrating.md: objects you bring yourself", () => {
+  test("the original's owner reference on a ServiceAccount you bring, removed as the page says: it outlives kubectl delete cpa", async (t) => {
+    await ok(["apply", "-f", repoFile("config", "cluster.yaml")]);
+    await ok(["wait", "--for=condition=Established", `crd/${CRD}`]);
+    await ok(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
+    const namespace = await testNamespace(t);
+    await ok(["apply", "-n", namespace, "-f", repoFile("examples", "getting-started", "deployment.yaml")]);
+    // After the cutover: ours runs, and two CPAs run as ServiceAccounts their users brought, each
+    // with the reference the original put on it (not a controller's: ours neither adopts nor changes it).
+    const operator = await startOperator(cleanupOf(t), [`--namespace=${namespace}`]);
+    for (const name of ["kept", "lost"]) {
+      await ok(
+        ["apply", "-n", namespace, "-f", "-"],
+        yamlOf([
+          {
+            apiVersion: API_VERSION,
+            kind: KIND,
+            metadata: { name },
+            spec: {
+              provisionServiceAccount: false,
+              template: { spec: { containers: [{ name, image: "python-custom-autoscaler:latest" }] } },
+              scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "hello-kubernetes" },
+            },
+          },
+        ]),
+      );
+      const uid = (await ok(["get", "cpa", name, "-n", namespace, "-o", "jsonpath={.metadata.uid}"])).trim();
+      await ok(
+        ["apply", "-n", namespace, "-f", "-"],
+        yamlOf([
+          {
+            apiVersion: "v1",
+            kind: "ServiceAccount",
+            metadata: { name, ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid }] },
+          },
+        ]),
+      );
+    }
+    await eventually("both CPAs' Pods, running as the ServiceAccounts brought", async () => {
+      const pods = await core.listNamespacedPod({ namespace });
+      const as = pods.items.map((p) => p.spec?.serviceAccountName).sort();
+      return as.includes("kept") && as.includes("lost") ? true : undefined;
+    });
+    const sh = DocShell.of(t, { namespace });
+    const listed = await sh.run(
+      "kubectl get serviceaccount,role,rolebinding,pod -n default -o custom-columns=KIND:.kind,NAME:.metadata.name,OWNERS:.metadata.ownerReferences[*].name",
+      { substitute: { default: namespace } },
+    );
+    assert.match(listed.stdout, /^ServiceAccount\s+kept\s+kept$/m);
+    await sh.run(
+      'kubectl patch serviceaccount my-autoscaler -n default --type=json -p \'[{"op":"remove","path":"/metadata/ownerReferences"}]\'',
+      { substitute: { "my-autoscaler": "kept", default: namespace } },
+    );
+    await operator.stop();
+
+    await ok(["delete", "cpa", "kept", "lost", "-n", namespace, "--wait=true"]);
+    // Garbage collection takes the one that kept the original's reference, and leaves the other.
+    await eventually("the ServiceAccount still referencing its CPA to be collected", async () =>
+      (await kubectl(["get", "serviceaccount", "lost", "-n", namespace])).code !== 0 ? true : undefined,
+    );
+    await ok(["get", "serviceaccount", "kept", "-n", namespace]);
+  });
+});

@@ -475,3 +475,105 @@ describe("docs/migrating.md: objects you bring yourself", () => {
     await ok(["get", "serviceaccount", "kept", "-n", namespace]);
   });
 });
+
+describe("docs/migrating.md: a CPA whose target is a custom kind", () => {
+  test("step 4's spec change is refused until the CRD is annotated as the page says; with the aggregated ClusterRole the operator runs it", async (t) => {
+    await ok(["apply", "-f", repoFile("config", "cluster.yaml")]);
+    await ok(["wait", "--for=condition=Established", `crd/${CRD}`]);
+    await ok(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
+    const widgets = {
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "widgets.example.com" },
+      spec: {
+        group: "example.com",
+        names: { kind: "Widget", plural: "widgets", singular: "widget", listKind: "WidgetList" },
+        scope: "Namespaced",
+        versions: [
+          {
+            name: "v1",
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+            subresources: {
+              scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas" },
+            },
+          },
+        ],
+      },
+    };
+    await ok(["apply", "-f", "-"], yamlOf([widgets]));
+    await ok(["wait", "--for=condition=Established", "crd/widgets.example.com"]);
+    // Step 1 of the page's order: the aggregated ClusterRole, exactly as docs/operator.md has it.
+    const operatorPage = readFileSync(repoFile("docs", "operator.md"), "utf8");
+    const grant = /```yaml\n(apiVersion: rbac[\s\S]*?name: cpa-operator-widgets[\s\S]*?)```/.exec(
+      operatorPage,
+    )?.[1];
+    assert.ok(grant, "no cpa-operator-widgets ClusterRole in docs/operator.md");
+    await ok(["apply", "-f", "-"], grant);
+    const mapping = `targets.custompodautoscaler.com/Widget.example.com`;
+    t.after(async () => {
+      await kubectl(["delete", "clusterrole", "cpa-operator-widgets", "--ignore-not-found"]);
+      await kubectl(["annotate", "crd", CRD, `${mapping}-`]);
+      await kubectl(["delete", "crd", "widgets.example.com", "--ignore-not-found", "--wait=false"]);
+    });
+
+    // A CPA as the original left it: all three provision flags false, its objects the user's.
+    const namespace = await testNamespace(t);
+    await ok(
+      ["apply", "-n", namespace, "-f", "-"],
+      yamlOf([
+        { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "gizmo" }, spec: { replicas: 1 } },
+      ]),
+    );
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: "widget-scaler" } } });
+    const cpa = (image: string): string =>
+      yamlOf([
+        {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name: "widget-scaler" },
+          spec: {
+            provisionServiceAccount: false,
+            provisionRole: false,
+            provisionRoleBinding: false,
+            template: { spec: { containers: [{ name: "widget-scaler", image }] } },
+            scaleTargetRef: { apiVersion: "example.com/v1", kind: "Widget", name: "gizmo" },
+          },
+        },
+      ]);
+    // It was there before the cutover (made here with the mapping, which our CRD then does not carry).
+    await ok(["annotate", "crd", CRD, `${mapping}=widgets`]);
+    await eventually("the policy to read the mapping", async () =>
+      (await kubectl(["apply", "-n", namespace, "-f", "-"], cpa("widget-scaler:original"))).code === 0
+        ? true
+        : undefined,
+    );
+    await ok(["annotate", "crd", CRD, `${mapping}-`]);
+
+    // Step 4 without the annotation: refused, naming it.
+    const refused = await eventually("the policy to forget the mapping", async () => {
+      const res = await kubectl(["apply", "-n", namespace, "-f", "-"], cpa("widget-scaler:rebuilt"));
+      return res.code !== 0 ? res : undefined;
+    });
+    assert.match(refused.stderr, /targets\.custompodautoscaler\.com\/Widget\.example\.com=<plural resource>/);
+    // The page's annotation, then step 4 goes through.
+    const sh = DocShell.of(t, { namespace });
+    await sh.run(
+      "kubectl annotate crd custompodautoscalers.custompodautoscaler.com targets.custompodautoscaler.com/Widget.example.com=widgets",
+    );
+    await eventually("step 4 to be admitted", async () =>
+      (await kubectl(["apply", "-n", namespace, "-f", "-"], cpa("widget-scaler:rebuilt"))).code === 0
+        ? true
+        : undefined,
+    );
+    // The aggregated grant lets the operator read the Widget and run the autoscaler Pod as the user's ServiceAccount.
+    const operator = await startOperator(cleanupOf(t), [`--namespace=${namespace}`]);
+    const pod = await eventually("the autoscaler Pod", async () =>
+      core.readNamespacedPod({ name: "widget-scaler", namespace }).catch(() => undefined),
+    );
+    assert.equal(pod.spec?.containers[0]?.image, "widget-scaler:rebuilt");
+    assert.equal(pod.spec.serviceAccountName, "widget-scaler");
+    await operator.stop();
+  });
+});

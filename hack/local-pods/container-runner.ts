@@ -29,7 +29,7 @@ import { KUBERNETES_SERVICE_IP } from "../plane/pod-network.ts";
 import { fullImageName } from "./image-ref.ts";
 import {
   fieldRef,
-  lineSplitter,
+  captureOutput,
   podCredentials,
   SA_DIR,
   type Credentials,
@@ -256,15 +256,7 @@ export async function runPodInContainer(
     throw err;
   }
   const child = spawn("podman", args, { env: containersEnv(), stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on(
-    "data",
-    lineSplitter("stdout", opts, (t) => (out += t)),
-  );
-  child.stderr.on(
-    "data",
-    lineSplitter("stderr", opts, (t) => (out += t)),
-  );
+  const output = captureOutput(child, opts);
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
       rmSync(staging, { recursive: true, force: true });
@@ -283,7 +275,7 @@ export async function runPodInContainer(
     if (res.code !== 0) child.kill(signal);
     return exited;
   };
-  return { child, output: () => out, stop, exited };
+  return { child, output, stop, exited };
 }
 
 /**

@@ -150,8 +150,22 @@ export interface RunOptions {
   image?: string | undefined;
 }
 
+/** Feeds a child's stdout and stderr to opts.onLine, line by line; returns what it printed so far. */
+export function captureOutput(child: ChildProcess, opts: RunOptions): () => string {
+  let out = "";
+  child.stdout?.on(
+    "data",
+    lineSplitter("stdout", opts, (t) => (out += t)),
+  );
+  child.stderr?.on(
+    "data",
+    lineSplitter("stderr", opts, (t) => (out += t)),
+  );
+  return () => out;
+}
+
 /** A stream's data as lines for opts.onLine; `all` sees every byte. */
-export function lineSplitter(
+function lineSplitter(
   stream: "stdout" | "stderr",
   opts: RunOptions,
   all: (text: string) => void,
@@ -202,15 +216,7 @@ export async function runPodLocally(
     env: containerEnv(pod, container, binDir, creds),
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let out = "";
-  child.stdout.on(
-    "data",
-    lineSplitter("stdout", opts, (t) => (out += t)),
-  );
-  child.stderr.on(
-    "data",
-    lineSplitter("stderr", opts, (t) => (out += t)),
-  );
+  const output = captureOutput(child, opts);
   const exited = new Promise<number | null>((resolve) => {
     child.on("exit", (code) => {
       rmSync(staging, { recursive: true, force: true });
@@ -229,5 +235,5 @@ export async function runPodLocally(
       clearTimeout(kill);
     }
   };
-  return { child, output: () => out, stop, exited };
+  return { child, output, stop, exited };
 }

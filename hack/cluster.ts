@@ -11,7 +11,12 @@ const log = (line: string): void => {
 async function main(command: string | undefined): Promise<number> {
   switch (command) {
     case "up": {
-      const { state } = await up(log);
+      const { state, started } = await up(log);
+      // A plane already running said these when it started: say them again.
+      if (!started && state.registry && "address" in state.registry)
+        log(
+          `Image registry on ${state.registry.address} (push with: podman push --tls-verify=false IMAGE ${state.registry.address}/NAME:TAG)`,
+        );
       process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n`);
       return 0;
     }

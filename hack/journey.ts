@@ -107,10 +107,14 @@ export class Journey {
    * `kubectl apply` of the operator's manifests (`-f config/cluster.yaml`, `-k
    * overlay`), then any further kubectl commands the install takes, and the
    * operator's Deployment running on the local kubelet (both replicas, each
-   * Pod on its own address, one leading) and answering /readyz.
+   * Pod on its own address, one leading; one where Pods share the host's
+   * network) and answering /readyz.
    */
   async installOperator(apply: string[], namespace: string, then: string[][] = []): Promise<void> {
     this.#log(await this.#o.kubectl(["apply", ...apply]));
+    // Pods on the host's network (no Pod network here) would fight over the operator's port 8080.
+    if (this.#o.kubelet.sharedNetwork !== undefined)
+      await this.#o.kubectl(["scale", "deployment/cpa-operator", "-n", namespace, "--replicas=1"]);
     // What the install takes after the apply (the namespaced install's RoleBinding and WATCH_NAMESPACE).
     for (const args of then) this.#log(await this.#o.kubectl(args));
     await this.#o.kubectl(["wait", "--for=condition=Established", `crd/${CRD_NAME}`]);

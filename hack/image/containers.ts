@@ -18,6 +18,8 @@ export function containersConf(dir: string): string {
     "default_ulimits = []",
     'log_driver = "k8s-file"',
     "[network]",
+    "# CNI, as Debian's podman 4.3 uses it: our network files are CNI's (netavark would ignore them).",
+    'network_backend = "cni"',
     "# The local plane's Pod networks (hack/plane/pod-network.ts): CNI files written there.",
     `network_config_dir = "${join(dir, "networks")}"`,
     "[engine]",

@@ -30,6 +30,7 @@ import { fullImageName } from "./image-ref.ts";
 import {
   fieldRef,
   captureOutput,
+  exitedWithOutput,
   podCredentials,
   SA_DIR,
   type Credentials,
@@ -257,11 +258,8 @@ export async function runPodInContainer(
   }
   const child = spawn("podman", args, { env: containersEnv(), stdio: ["ignore", "pipe", "pipe"] });
   const output = captureOutput(child, opts);
-  const exited = new Promise<number | null>((resolve) => {
-    child.on("exit", (code) => {
-      rmSync(staging, { recursive: true, force: true });
-      resolve(code);
-    });
+  const exited = exitedWithOutput(child, () => {
+    rmSync(staging, { recursive: true, force: true });
   });
   // As the kubelet: the stop signal, then SIGKILL after the Pod's grace period
   // (podman stop does both, with the --stop-timeout given at run).

@@ -30,14 +30,21 @@
 // the kwok node, which only pretends to run it, is deleted so that its
 // controller makes it again, here.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
 import { KubeHttp } from "../../src/kube/http.ts";
 import { FAKE_NODE_NAME } from "../plane/config.ts";
 import { kubeletTls, readState, type PlaneState } from "../plane/plane.ts";
-import { hasPodNetwork, KUBELET_PORT, podAddresses, type PodNetwork } from "../plane/pod-network.ts";
+import { containersDir } from "../image/containers.ts";
+import {
+  hasPodNetwork,
+  KUBELET_PORT,
+  podAddresses,
+  reservedAddressesDir,
+  type PodNetwork,
+} from "../plane/pod-network.ts";
 import { hasRegistry } from "../plane/registry.ts";
 import {
   defaultPullPolicy,
@@ -125,6 +132,9 @@ export class LocalKubelet {
   readonly #registry: string | undefined;
   readonly #plane: PlaneState | undefined;
   readonly #free: string[];
+  readonly #reservedDir: string;
+  /** Pods being stopped in the background. */
+  readonly #stops = new Set<Promise<void>>();
   #api: KubeletApi | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -142,6 +152,7 @@ export class LocalKubelet {
     this.#network = hasPodNetwork(net) && opts.images.ownNetwork ? net : undefined;
     this.#registry = hasRegistry(this.#plane?.registry) ? this.#plane.registry.address : undefined;
     this.#free = this.#network ? podAddresses(this.#network) : [];
+    this.#reservedDir = this.#network ? reservedAddressesDir(this.#network, containersDir) : "";
   }
 
   /** The node's address: the Pod network's gateway, or loopback without one. */
@@ -231,10 +242,10 @@ export class LocalKubelet {
     await Promise.all(
       [...this.#tracked.values()].map(async (t) => {
         t.stopping = true;
-        await t.proc?.stop();
-        t.log?.end();
+        await this.#stopProcess(t);
       }),
     );
+    await Promise.allSettled([...this.#stops]);
     this.#tracked.clear();
     await this.#api?.close();
     await this.#registered.catch(() => undefined);
@@ -253,11 +264,21 @@ export class LocalKubelet {
           `container "${container}" in pod "${name}" runs nothing here: the local kubelet runs the first ` +
           "container of Pods whose image is in the node's store or the plane's registry, and simulates the rest (hack/local-pods/kubelet.ts)",
       };
-    const log = this.#logs.instance(t.pod.metadata?.uid ?? "", container, previous);
-    if (log) return { log };
-    return previous
-      ? { status: 400, message: `previous terminated container "${container}" in pod "${name}" not found` }
-      : { status: 400, message: `container "${container}" in pod "${name}" is waiting to start` };
+    // As the kubelet picks: --previous is the last terminated instance (the one before the running
+    // one, or the one that just ended while the next waits); without it, the running or latest one.
+    const all = this.#logs.instances(t.pod.metadata?.uid ?? "", container);
+    const log = all[all.length - (previous && t.proc ? 2 : 1)];
+    if (log && (!previous || log.ended)) return { log };
+    if (previous)
+      return {
+        status: 400,
+        message: `previous terminated container "${container}" in pod "${name}" not found`,
+      };
+    const reason = t.run.state === "waiting" ? t.run.reason : "ContainerCreating";
+    return {
+      status: 400,
+      message: `container "${container}" in pod "${name}" is waiting to start: ${reason}`,
+    };
   }
 
   /** Deletes the controller-made Pods of images this kubelet runs that are bound to the kwok node. */
@@ -310,20 +331,36 @@ export class LocalKubelet {
     for (const [uid, t] of this.#tracked) {
       if (live.has(uid)) continue;
       this.#tracked.delete(uid);
-      this.#release(t);
       t.stopping = true;
-      if (t.proc) {
-        this.#opts.onEvent?.(t.pod, "Pod deleted: stopping its process");
-        await t.proc.stop();
-      }
-      t.log?.end();
-      this.#logs.forget(uid);
+      if (t.proc) this.#opts.onEvent?.(t.pod, "Pod deleted: stopping its process");
+      // Stopping takes up to the grace period: in the background, so other Pods are not held up.
+      this.#background(
+        this.#stopProcess(t).finally(() => {
+          this.#logs.forget(uid);
+        }),
+      );
     }
     for (const pod of list.items) {
       if (this.#stopping) return;
       const t = await this.#track(pod);
-      if (pod.metadata?.deletionTimestamp) await this.#terminate(t);
+      if (pod.metadata?.deletionTimestamp) this.#background(this.#terminate(t));
       else await this.#step(t);
+    }
+  }
+
+  /** Work that outlives a sync (stopping Pods), which stop() waits for. */
+  #background(work: Promise<void>): void {
+    const tracked = work.catch(() => undefined).finally(() => this.#stops.delete(tracked));
+    this.#stops.add(tracked);
+  }
+
+  /** Stops a Pod's process; its address goes back to the pool only once nothing holds it. */
+  async #stopProcess(t: Tracked): Promise<void> {
+    try {
+      await t.proc?.stop();
+    } finally {
+      t.log?.end();
+      this.#release(t);
     }
   }
 
@@ -331,12 +368,16 @@ export class LocalKubelet {
   #address(pod: V1Pod): PodAddresses {
     const node = this.nodeIP;
     if (!this.#network || pod.spec?.hostNetwork === true) return { hostIP: node, podIP: node };
-    return { hostIP: node, podIP: this.#free.shift() ?? node };
+    // Not one host-local still records as handed out (a container a killed run left, say).
+    const reserved = new Set(existsSync(this.#reservedDir) ? readdirSync(this.#reservedDir) : []);
+    const at = this.#free.findIndex((ip) => !reserved.has(ip));
+    const [ip] = at < 0 ? [] : this.#free.splice(at, 1);
+    return { hostIP: node, podIP: ip ?? node };
   }
 
   #release(t: Tracked): void {
     const ip = t.addresses.podIP;
-    if (this.#network && ip !== this.nodeIP) this.#free.unshift(ip);
+    if (this.#network && ip !== this.nodeIP && !this.#free.includes(ip)) this.#free.push(ip);
   }
 
   async #track(pod: V1Pod): Promise<Tracked> {
@@ -479,6 +520,8 @@ export class LocalKubelet {
       });
     } catch (err) {
       log.end();
+      // No container ran: no instance to show (the next attempt writes this restart's log anew).
+      this.#logs.drop(log);
       const message = err instanceof Error ? err.message : String(err);
       t.notBefore = Date.now() + 2000;
       t.run = {
@@ -545,6 +588,7 @@ export class LocalKubelet {
     if (t.stopping) return;
     t.stopping = true;
     await t.proc?.stop();
+    t.log?.end();
     await this.#http
       .request("DELETE", podPath(t.pod), {
         body: {
@@ -560,7 +604,7 @@ export class LocalKubelet {
   /** An Event about the Pod, as the kubelet writes one; a repeat of the last one is not written again. */
   #event(t: Tracked, type: "Normal" | "Warning", reason: string, message: string): void {
     const key = `${reason}|${message}`;
-    if (key === t.lastEvent) return;
+    if (key === t.lastEvent || t.stopping || this.#stopping) return;
     t.lastEvent = key;
     const meta = t.pod.metadata ?? {};
     const now = new Date().toISOString();

@@ -81,7 +81,7 @@ describe("identityOf", () => {
 });
 
 describe("LogStore", () => {
-  test("one file per instance in the kubelet's layout; previous is the instance before the latest", () => {
+  test("one file per instance in the kubelet's layout, oldest first; one that never ran can be dropped", () => {
     const root = mkdtempSync(join(tmpdir(), "cpa-logs-"));
     try {
       const store = new LogStore(root);
@@ -92,11 +92,12 @@ describe("LogStore", () => {
       second.append("stderr", "b");
       assert.equal(first.file, join(root, "ns_p_uid1", "c", "0.log"));
       assert.equal(readFileSync(first.file, "utf8"), "2026-12-01T00:00:00.000000000Z stdout F a\n");
-      assert.equal(store.instance("uid1", "c", false), second);
-      assert.equal(store.instance("uid1", "c", true), first);
-      assert.equal(store.instance("uid1", "other", false), undefined);
+      assert.deepEqual(store.instances("uid1", "c"), [first, second]);
+      assert.deepEqual(store.instances("uid1", "other"), []);
+      store.drop(second);
+      assert.deepEqual(store.instances("uid1", "c"), [first]);
       store.forget("uid1");
-      assert.equal(store.instance("uid1", "c", false), undefined);
+      assert.deepEqual(store.instances("uid1", "c"), []);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

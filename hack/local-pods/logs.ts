@@ -122,10 +122,18 @@ export class LogStore {
     return log;
   }
 
-  /** The container's latest instance, or the one before it with `previous`. */
-  instance(uid: string, container: string, previous: boolean): InstanceLog | undefined {
-    const all = this.#instances.get(`${uid}/${container}`) ?? [];
-    return all[all.length - (previous ? 2 : 1)];
+  /** The container's instances, oldest first. */
+  instances(uid: string, container: string): readonly InstanceLog[] {
+    return this.#instances.get(`${uid}/${container}`) ?? [];
+  }
+
+  /** Forgets an instance that never ran (its container could not be created). */
+  drop(log: InstanceLog): void {
+    for (const [key, all] of this.#instances)
+      this.#instances.set(
+        key,
+        all.filter((l) => l !== log),
+      );
   }
 
   /** Forgets a Pod's instances (its files stay, for whoever reads them later). */

@@ -150,35 +150,51 @@ export interface RunOptions {
   image?: string | undefined;
 }
 
-/** Feeds a child's stdout and stderr to opts.onLine, line by line; returns what it printed so far. */
+/**
+ * Feeds a child's stdout and stderr to opts.onLine, line by line (a last line
+ * without a newline too, when the stream ends); returns what it printed so far.
+ */
 export function captureOutput(child: ChildProcess, opts: RunOptions): () => string {
   let out = "";
-  child.stdout?.on(
-    "data",
-    lineSplitter("stdout", opts, (t) => (out += t)),
-  );
-  child.stderr?.on(
-    "data",
-    lineSplitter("stderr", opts, (t) => (out += t)),
-  );
+  for (const [name, stream] of [
+    ["stdout", child.stdout],
+    ["stderr", child.stderr],
+  ] as const) {
+    let partial = "";
+    stream?.on("data", (d: Buffer) => {
+      const text = d.toString();
+      out += text;
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) opts.onLine?.(line, name);
+    });
+    stream?.on("end", () => {
+      if (partial !== "") opts.onLine?.(partial, name);
+      partial = "";
+    });
+  }
   return () => out;
 }
 
-/** A stream's data as lines for opts.onLine; `all` sees every byte. */
-function lineSplitter(
-  stream: "stdout" | "stderr",
-  opts: RunOptions,
-  all: (text: string) => void,
-): (d: Buffer) => void {
-  let partial = "";
-  return (d) => {
-    const text = d.toString();
-    all(text);
-    if (!opts.onLine) return;
-    const lines = (partial + text).split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) opts.onLine(line, stream);
-  };
+/**
+ * Resolves with the child's exit code once its output is read too: the pipes
+ * close after the exit, unless an orphan it left holds them (then after 1 s).
+ */
+export function exitedWithOutput(child: ChildProcess, cleanup: () => void): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once("exit", (code) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        cleanup();
+        resolve(code);
+      };
+      const timer = setTimeout(finish, 1000);
+      child.once("close", finish);
+    });
+  });
 }
 
 /** Bind mounts over / need root; say so plainly instead of failing inside unshare. */
@@ -217,11 +233,8 @@ export async function runPodLocally(
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output = captureOutput(child, opts);
-  const exited = new Promise<number | null>((resolve) => {
-    child.on("exit", (code) => {
-      rmSync(staging, { recursive: true, force: true });
-      resolve(code);
-    });
+  const exited = exitedWithOutput(child, () => {
+    rmSync(staging, { recursive: true, force: true });
   });
   // As the kubelet: SIGTERM, then SIGKILL after the Pod's grace period.
   const graceMs = (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;

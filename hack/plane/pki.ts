@@ -56,7 +56,8 @@ export function kubeletLeaves(nodeIp: string): Leaf[] {
     {
       name: "kubelet",
       subject: `/O=system:nodes/CN=system:node:${LOCAL_NODE_NAME}`,
-      altNames: [`IP:${nodeIp}`, `DNS:${LOCAL_NODE_NAME}`],
+      // Loopback too: where the node is when Pods run as local processes, without a Pod network.
+      altNames: [...new Set([`IP:${nodeIp}`, "IP:127.0.0.1"])].concat(`DNS:${LOCAL_NODE_NAME}`),
     },
   ];
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { cniConfig, podAddresses, podNetworkAt, serviceRule } from "./pod-network.ts";
+import { cniConfig, isolationRule, podAddresses, podNetworkAt, serviceRule } from "./pod-network.ts";
 import { registryConfig } from "./registry.ts";
 
 describe("the local Pod network", () => {
@@ -27,6 +27,8 @@ describe("the local Pod network", () => {
     assert.ok(bridge);
     assert.equal(bridge["bridge"], "cpa-pods2");
     assert.equal(bridge["ipMasq"], false);
+    // The plugin would turn on IP forwarding for the whole machine as a gateway: the address is ours.
+    assert.equal(bridge["isGateway"], false);
     assert.deepEqual((bridge["ipam"] as { ranges: unknown }).ranges, [
       [{ subnet: "10.244.130.0/24", gateway: "10.244.130.1" }],
     ]);
@@ -35,6 +37,10 @@ describe("the local Pod network", () => {
     const rule = serviceRule(net).join(" ");
     assert.match(rule, /^PREROUTING -t nat -i cpa-pods2 -d 10\.96\.0\.1\/32 -p tcp --dport 443 /);
     assert.match(rule, /-j DNAT --to-destination 127\.0\.0\.1:6443$/);
+  });
+
+  test("nothing is forwarded from the bridge to another interface", () => {
+    assert.match(isolationRule(net).join(" "), /^FORWARD -i cpa-pods2 ! -o cpa-pods2 .* -j DROP$/);
   });
 });
 

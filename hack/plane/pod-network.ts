@@ -8,8 +8,10 @@
 //   network backend podman 4.3 uses there, so nothing else is installed), so
 //   Pods reach each other, the host and the apiserver, and the host (and the
 //   apiserver) reach them.
-// - Nothing leaves the machine: no masquerade, and no forwarding is turned on,
-//   so the addresses are routable only here.
+// - Nothing leaves the machine: no masquerade, the bridge is not made a router
+//   (the CNI plugin's isGateway would turn on IP forwarding for the whole
+//   machine), and an iptables rule drops anything forwarded from the bridge to
+//   another interface, should forwarding be on for other reasons.
 // - The `kubernetes` Service: 10.96.0.1:443 from a Pod is DNATed to the
 //   apiserver on 127.0.0.1 (route_localnet lets loopback be a destination for
 //   traffic from the bridge), so Pods get KUBERNETES_SERVICE_HOST=10.96.0.1 as
@@ -54,6 +56,11 @@ export function podAddresses(net: PodNetwork): string[] {
   return Array.from({ length: 253 }, (_, i) => `${prefix}.${i + 2}`);
 }
 
+/** Where host-local records the addresses it has handed out on a network (one file per address). */
+export function reservedAddressesDir(net: PodNetwork, containersDir: string): string {
+  return join(networkFiles(containersDir).ipam(net), net.bridge);
+}
+
 /** The CNI network list podman reads for this network. Pure. */
 export function cniConfig(net: PodNetwork, ipamDir: string): object {
   return {
@@ -63,7 +70,8 @@ export function cniConfig(net: PodNetwork, ipamDir: string): object {
       {
         type: "bridge",
         bridge: net.bridge,
-        isGateway: true,
+        // The gateway address is ours (createPodNetwork); isGateway would also turn on ip_forward.
+        isGateway: false,
         // No masquerade: Pod traffic never leaves the machine.
         ipMasq: false,
         hairpinMode: true,
@@ -100,6 +108,24 @@ export function serviceRule(net: PodNetwork): string[] {
     "DNAT",
     "--to-destination",
     `127.0.0.1:${net.apiPort}`,
+  ];
+}
+
+/** The iptables rule that keeps Pod traffic on this machine: nothing forwarded off the bridge. Pure. */
+export function isolationRule(net: PodNetwork): string[] {
+  return [
+    "FORWARD",
+    "-i",
+    net.bridge,
+    "!",
+    "-o",
+    net.bridge,
+    "-m",
+    "comment",
+    "--comment",
+    `cpa local plane: ${net.bridge} traffic stays on this machine`,
+    "-j",
+    "DROP",
   ];
 }
 
@@ -141,13 +167,14 @@ export function createPodNetwork(apiPort: number, containersDir: string): PodNet
   const files = networkFiles(containersDir);
   for (let index = 0; index < 128; index++) {
     const net = podNetworkAt(index, apiPort);
-    if (run("ip", ["link", "show", net.bridge]).ok) continue;
+    // Taken by another plane (or it took it a moment ago): the next slot.
+    if (!run("ip", ["link", "add", net.bridge, "type", "bridge"]).ok) continue;
     try {
-      must("ip", ["link", "add", net.bridge, "type", "bridge"]);
       must("ip", ["addr", "add", `${net.gateway}/24`, "dev", net.bridge]);
       must("ip", ["link", "set", net.bridge, "up"]);
       must("sysctl", ["-q", "-w", `net.ipv4.conf.${net.bridge}.route_localnet=1`]);
       must("iptables", ["-A", ...serviceRule(net)]);
+      must("iptables", ["-I", ...isolationRule(net)]);
       mkdirSync(files.dir, { recursive: true });
       rmSync(files.ipam(net), { recursive: true, force: true });
       writeFileSync(files.conf(net), JSON.stringify(cniConfig(net, files.ipam(net)), null, 2) + "\n");
@@ -166,6 +193,7 @@ export function createPodNetwork(apiPort: number, containersDir: string): PodNet
 export function removePodNetwork(net: PodNetwork, containersDir: string): void {
   const files = networkFiles(containersDir);
   while (run("iptables", ["-D", ...serviceRule(net)]).ok);
+  while (run("iptables", ["-D", ...isolationRule(net)]).ok);
   run("ip", ["link", "del", net.bridge]);
   if (existsSync(files.conf(net))) rmSync(files.conf(net), { force: true });
   rmSync(files.ipam(net), { recursive: true, force: true });

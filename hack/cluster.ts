@@ -26,31 +26,32 @@ async function main(command: string | undefined): Promise<number> {
     case "build":
       if (!ensureBinaries(log)) log("The control plane binaries are already built.");
       return 0;
-    case "status": {
-      const state = readState();
-      if (!state) {
-        log("No control plane is running (start one with `npm run cluster:up`).");
-        return 1;
-      }
-      const healthy = await isHealthy(state);
-      const dead = deadProcesses(state);
-      log(`Control plane at ${state.server}: ${healthy ? "ready" : "NOT ready"}`);
-      for (const p of state.processes)
-        log(`  ${p.name.padEnd(24)} pid ${p.pid}${dead.includes(p.name) ? " (not running)" : ""}`);
-      const net = state.podNetwork;
-      if (net)
-        log(
-          `  Pod network: ${"bridge" in net ? `${net.cidr} on ${net.bridge}` : `none (${net.unavailable})`}`,
-        );
-      const reg = state.registry;
-      if (reg) log(`  registry: ${"address" in reg ? reg.address : `none (${reg.unavailable})`}`);
-      process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n`);
-      return healthy ? 0 : 1;
-    }
+    case "status":
+      return status();
     default:
       log("usage: node hack/cluster.ts <up|down|status|build>");
       return 2;
   }
+}
+
+async function status(): Promise<number> {
+  const state = readState();
+  if (!state) {
+    log("No control plane is running (start one with `npm run cluster:up`).");
+    return 1;
+  }
+  const healthy = await isHealthy(state);
+  const dead = deadProcesses(state);
+  log(`Control plane at ${state.server}: ${healthy ? "ready" : "NOT ready"}`);
+  for (const p of state.processes)
+    log(`  ${p.name.padEnd(24)} pid ${p.pid}${dead.includes(p.name) ? " (not running)" : ""}`);
+  const net = state.podNetwork;
+  if (net)
+    log(`  Pod network: ${"bridge" in net ? `${net.cidr} on ${net.bridge}` : `none (${net.unavailable})`}`);
+  const reg = state.registry;
+  if (reg) log(`  registry: ${"address" in reg ? reg.address : `none (${reg.unavailable})`}`);
+  process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n`);
+  return healthy ? 0 : 1;
 }
 
 try {

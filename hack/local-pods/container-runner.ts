@@ -291,13 +291,17 @@ export class ContainerRunner implements PodRunner {
     return image === undefined ? Promise.resolve(false) : imageExists(fullImageName(image));
   }
 
-  /** Pulls an image from a registry on 127.0.0.1 (plain HTTP), as a kubelet pulls: `podman pull`. */
-  async pull(image: string): Promise<void> {
-    const res = await tool("podman", ["pull", "--quiet", "--tls-verify=false", fullImageName(image)]);
+  /**
+   * Pulls an image from a registry on 127.0.0.1 (plain HTTP), as a kubelet
+   * pulls: `podman pull`; from a mirror's name for it, then tagged with its own.
+   */
+  async pull(image: string, source = fullImageName(image)): Promise<void> {
+    const res = await tool("podman", ["pull", "--quiet", "--tls-verify=false", source]);
     if (res.code !== 0) {
       const why = res.stderr.trim().split("\n").pop() ?? `podman pull exited ${res.code}`;
       throw new Error(why.replace(/^Error: /, ""));
     }
+    if (source !== fullImageName(image)) await mustTool("podman", ["tag", source, fullImageName(image)]);
   }
 
   /** Builds a user's image from a Dockerfile in `dir` (FROM one of ours), with buildah. */

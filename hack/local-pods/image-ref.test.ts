@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { defaultPullPolicy, fullImageName, imageStep, pullBackOff, registryOf } from "./image-ref.ts";
+import {
+  defaultPullPolicy,
+  fullImageName,
+  imageStep,
+  pullBackOff,
+  pullSource,
+  registryOf,
+} from "./image-ref.ts";
 
 describe("fullImageName", () => {
   for (const [ref, full] of [
@@ -60,5 +67,18 @@ describe("imageStep", () => {
       reason: "ImagePullBackOff",
       message: 'Back-off pulling image "x:1": ErrImagePull: failed to pull image',
     });
+  });
+});
+
+describe("pullSource", () => {
+  test("the plane's registry for its own images and, as docker.io's mirror, for Docker Hub's; nothing else", () => {
+    const reg = "127.0.0.1:5001";
+    assert.equal(pullSource("127.0.0.1:5001/cpa:1", reg), "127.0.0.1:5001/cpa:1");
+    assert.equal(
+      pullSource("docker.io/library/zero-scaler:latest", reg),
+      "127.0.0.1:5001/library/zero-scaler:latest",
+    );
+    assert.equal(pullSource("ghcr.io/x/y:1", reg), undefined);
+    assert.equal(pullSource("docker.io/library/x:1", undefined), undefined);
   });
 });

@@ -32,6 +32,18 @@ export function registryOf(ref: string): string {
   return explicitRegistry(ref) ?? "docker.io";
 }
 
+/**
+ * Where the node pulls an image from: the plane's registry for its own images,
+ * and for Docker Hub's too, which it mirrors (as kind's local-registry set-up
+ * mirrors docker.io): `docker.io/library/x:1` comes from `<registry>/library/x:1`.
+ * Any other registry is out of reach (undefined). Pure.
+ */
+export function pullSource(fullName: string, registry: string | undefined): string | undefined {
+  if (registry === undefined) return undefined;
+  if (registryOf(fullName) === registry) return fullName;
+  return fullName.startsWith("docker.io/") ? `${registry}/${fullName.slice("docker.io/".length)}` : undefined;
+}
+
 /** What the apiserver defaults `imagePullPolicy` to: Always for `:latest` or no tag, else IfNotPresent. */
 export function defaultPullPolicy(ref: string): PullPolicy {
   if (ref.includes("@")) return "IfNotPresent";

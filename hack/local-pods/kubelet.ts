@@ -3,17 +3,19 @@
 //
 // - Which Pods it runs: those whose image (by its full name, image-ref.ts) is
 //   in the node's image store (ours, user images built with `npm run image`,
-//   anything pulled), or is served by the plane's registry (hack/plane/
-//   registry.ts). It runs their first container as a real container (or a
+//   anything pulled), or names the plane's registry (hack/plane/registry.ts)
+//   as its own. It runs their first container as a real container (or a
 //   local process, runner.ts). A Pod of any other image (say, a Deployment the
 //   tests only need scheduled) runs nothing and is reported running, as kwok
 //   reports it.
 // - Images: `imagePullPolicy` as a kubelet reads it: Never uses the store only
 //   (ErrImageNeverPull), IfNotPresent pulls when absent, Always pulls before
 //   every start; a failed pull is ErrImagePull, then ImagePullBackOff with
-//   back-off. It pulls from the plane's registry only: nothing leaves the
-//   machine, so `image: x:latest` (Always) of an image built into the store
-//   fails as it would on a real node after `kind load`.
+//   back-off. It pulls from the plane's registry only, which also stands in
+//   for docker.io (a mirror, as kind's local-registry set-up has it): nothing
+//   leaves the machine, so `image: x:latest` (Always) of an image built only
+//   into the store fails as it would on a real node after `kind load`, and
+//   works once pushed to the registry as library/x:latest.
 // - Networks: with the plane's Pod network (hack/plane/pod-network.ts) each Pod
 //   has its own network namespace and address (status.podIP); hostNetwork Pods,
 //   and every Pod run as a local process, share the host's.
@@ -51,6 +53,7 @@ import {
   fullImageName,
   imageStep,
   pullBackOff,
+  pullSource,
   registryOf,
   type PullPolicy,
 } from "./image-ref.ts";
@@ -458,15 +461,23 @@ export class LocalKubelet {
     this.#event(t, "Normal", "Pulling", `Pulling image "${image}"`);
     this.#opts.onEvent?.(t.pod, `pulling ${t.image}`);
     const registry = registryOf(t.image);
+    const source = pullSource(t.image, this.#registry);
+    const fix =
+      "build the image into the node's store (npm run image) and set imagePullPolicy: IfNotPresent, or push it to that registry";
     const pulled =
-      registry === this.#registry
-        ? this.#opts.images.pull(t.image)
-        : Promise.reject(
+      source === undefined
+        ? Promise.reject(
             new Error(
-              `this node pulls only from the local plane's registry (${this.#registry ?? "none is running"}), and ${registry} is not it: ` +
-                "build the image into the node's store (npm run image) and set imagePullPolicy: IfNotPresent, or push it to that registry",
+              `this node pulls only from the local plane's registry (${this.#registry ?? "none is running"}), and ${registry} is not it: ${fix}`,
             ),
-          );
+          )
+        : this.#opts.images.pull(t.image, source).catch((err: unknown) => {
+            if (source === t.image) throw err;
+            const why = err instanceof Error ? err.message : String(err);
+            throw new Error(
+              `docker.io is mirrored here by the local plane's registry, which has no ${source.slice((this.#registry ?? "").length + 1)} (${why}): ${fix}`,
+            );
+          });
     void pulled.then(
       () => {
         t.pulling = false;

@@ -13,8 +13,8 @@ export interface PodRunner {
   readonly pulls: boolean;
   /** Whether the node's store holds this image (by its full name, image-ref.ts). */
   has(image: string | undefined): Promise<boolean>;
-  /** Pulls an image into the node's store; rejects with the reason it could not. */
-  pull(image: string): Promise<void>;
+  /** Pulls `image` (from `source`, a mirror's name for it, when given) into the node's store; rejects with why not. */
+  pull(image: string, source?: string): Promise<void>;
   /** Starts the Pod's (first) container. */
   run(pod: V1Pod, admin: KubeConfig, opts: RunOptions): Promise<LocalProcess>;
 }

@@ -10,7 +10,7 @@ import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
 import { PYTHON_IMAGE } from "../../hack/local-pods/images.ts";
 import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
 import { LOCAL_NODE_NAME } from "../../hack/local-pods/node.ts";
-import { ensureImages, podman } from "../support/images.ts";
+import { containerOf, ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 
 const admin = adminConfig();
@@ -241,7 +241,7 @@ describe("the local kubelet's image pulls", () => {
     await running(namespace, "later");
   });
 
-  test("Always of an image only in the node's store fails as on a real node after `kind load`", async (t) => {
+  test("Always of an image only in the node's store fails as on a real node after `kind load`; pushed to the docker.io mirror, it runs", async (t) => {
     const namespace = await testNamespace(t);
     // cpa-python:latest, built into the store as `npm run image` (like `kind load`) puts it.
     const image = `cpa-python:${tag()}`;
@@ -253,11 +253,24 @@ describe("the local kubelet's image pulls", () => {
     const p = await waitingReason(namespace, "kind-load", ["ErrImagePull", "ImagePullBackOff"]);
     assert.match(
       p.status?.containerStatuses?.[0]?.state?.waiting?.message ?? "",
-      /pulls only from the local plane's registry .*docker\.io is not it/,
+      new RegExp(`docker\\.io is mirrored here by the local plane's registry, which has no library/${image}`),
     );
     // The same image with IfNotPresent runs from the store.
     await create(namespace, pod("kind-load-ifnotpresent", sleeper(image, "IfNotPresent")));
     await running(namespace, "kind-load-ifnotpresent");
+    // Pushed where the mirror serves docker.io's library/ (the kubelet's back-off retries), Always runs it.
+    await push(`${kubelet.registry ?? ""}/library/${image}`);
+    t.after(async () => {
+      await podman("rmi", "--force", `${kubelet.registry ?? ""}/library/${image}`);
+    });
+    await running(namespace, "kind-load");
+  });
+
+  test("an image of a registry it cannot reach is not one it runs: simulated as running, as kwok does", async (t) => {
+    const namespace = await testNamespace(t);
+    await create(namespace, pod("elsewhere", sleeper("ghcr.io/example/app:1", "Always")));
+    const p = await running(namespace, "elsewhere");
+    assert.equal(await containerOf(p.metadata?.uid ?? ""), undefined, "a container runs it");
   });
 });
 

@@ -209,7 +209,7 @@ export class LocalKubelet {
     this.#api = new KubeletApi({
       host: this.nodeIP,
       port,
-      tls: kubeletTls().serving,
+      tls: kubeletTls(),
       nodeName: LOCAL_NODE_NAME,
       http: this.#http,
       find: (ns, pod, container, previous) => this.#findLog(ns, pod, container, previous),

@@ -50,16 +50,10 @@ function binaryOf(p: StartedProcess): string {
   return p.name === "kwok" ? kwokBinary : kubePlaneBinary;
 }
 
-/** The kubelet's serving certificate and the apiserver's client certificate for kubelets. */
-export function kubeletTls(): {
-  serving: { ca: string; cert: string; key: string };
-  apiserverClient: string;
-} {
+/** The local kubelet's serving certificate and key, and the CA its callers' certificates must chain to. */
+export function kubeletTls(): { ca: string; cert: string; key: string } {
   const dir = join(stateDir, "pki");
-  return {
-    serving: { ca: join(dir, "ca.crt"), cert: join(dir, "kubelet.crt"), key: join(dir, "kubelet.key") },
-    apiserverClient: "kube-apiserver-kubelet-client",
-  };
+  return { ca: join(dir, "ca.crt"), cert: join(dir, "kubelet.crt"), key: join(dir, "kubelet.key") };
 }
 
 export function adminTls(): TlsClient {

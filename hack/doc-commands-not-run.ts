@@ -56,6 +56,11 @@ export const NOT_RUN: readonly NotRun[] = [
     npmScripts: ["bench"],
   },
   {
+    command: /^npm run compat( .*)?$/,
+    why: "needs a checkout of the original runtime, which CI does not have; each behaviour it checks has its own test (test/integration/corpus.test.ts, dropin.test.ts), and its latest run is in docs/compatibility.md",
+    npmScripts: ["compat"],
+  },
+  {
     command: /^git (clone https:\/\/github\.com\/jthomperoo\/\S+ \S+|-C \S+ checkout v[\d.]+)$/,
     why: "fetches the original Go implementations from GitHub for the side-by-side benchmark; tests never need them",
   },

@@ -1,9 +1,9 @@
 // The drop-in flavour (Dockerfile: runtime-dropin, python-dropin), end to end:
 // an autoscaler written for the original's image, built FROM ours with its
-// Dockerfile otherwise unchanged (`RUN pip install -r requirements.txt`, files
-// in /app), run by the operator under the original's CMD and under a template
-// `command:` that names /app/custom-pod-autoscaler through a PHPA-style
-// entrypoint.sh. Its postScale hook writes /post_scale_data.json, as the
+// Dockerfile otherwise unchanged (`RUN apt-get install`, `RUN pip install -r
+// requirements.txt`, files in /app), run by the operator under the original's
+// CMD and under a template `command:` that names /app/custom-pod-autoscaler
+// through a PHPA-style entrypoint.sh. Its postScale hook writes /post_scale_data.json, as the
 // original's post-scale-hook example does, which only root can; the hook's
 // stderr reaches `kubectl logs` through logStderr inside `shell:`, where the
 // original reads it.
@@ -65,6 +65,8 @@ const FILES: Record<string, string> = {
   Dockerfile: [
     `FROM ${PYTHON_DROPIN_IMAGE}`,
     "WORKDIR /app",
+    // As downscale-stabilization and the k8s-metrics examples do: Debian packages, as root.
+    "RUN apt-get update && apt-get install -y jq",
     "COPY requirements.txt /app/",
     "RUN pip install -r requirements.txt",
     "ADD config.yaml metric.py evaluate.py post_scale.py entrypoint.sh /app/",
@@ -87,7 +89,7 @@ after(async () => {
 });
 
 describe("the drop-in image flavour", () => {
-  test("an unchanged `RUN pip install` builds FROM it, where the hardened flavour has no pip", async () => {
+  test("unchanged `RUN apt-get install` and `RUN pip install` build FROM it, where the hardened flavour has no pip", async () => {
     const imported = await podman(
       "run",
       "--rm",
@@ -98,6 +100,8 @@ describe("the drop-in image flavour", () => {
       "import six; print(six.__version__)",
     );
     assert.equal(imported.stdout.trim(), "1.16.0", imported.stderr);
+    const jq = await podman("run", "--rm", "--network=none", IMAGE, "jq", "-n", "1+1");
+    assert.equal(jq.stdout.trim(), "2", jq.stderr);
     const hardened = await podman(
       "run",
       "--rm",

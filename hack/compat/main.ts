@@ -184,6 +184,8 @@ function originalVersion(dir: string): string {
 }
 
 async function main(o: Options): Promise<boolean> {
+  // The code that runs is the code at the start: later edits to the tree are not in this run.
+  const commit = gitCommit();
   const { kubeconfig, release } = await useCluster(log);
   const admin = new KubeConfig();
   admin.loadFromFile(kubeconfig);
@@ -229,7 +231,7 @@ async function main(o: Options): Promise<boolean> {
   if (o.record) {
     const file = join(repoRoot, "docs", "compatibility.md");
     const recorded = [
-      `Run on commit \`${gitCommit()}\`, ${new Date().toISOString().slice(0, 10)}, against the original runtime ${originalVersion(o.original)}'s \`example/\` (\`npm run compat -- --original DIR${o.flavours.length === 1 ? ` --flavour ${o.flavours[0] ?? ""}` : ""}\`):`,
+      `Run on commit \`${commit}\`, ${new Date().toISOString().slice(0, 10)}, against the original runtime ${originalVersion(o.original)}'s \`example/\` (\`npm run compat -- --original DIR${o.flavours.length === 1 ? ` --flavour ${o.flavours[0] ?? ""}` : ""}\`):`,
       "",
       table,
     ].join("\n");

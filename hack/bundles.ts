@@ -98,7 +98,7 @@ export function leaderElectionRole(namespace?: string): object {
  * the cluster bundle; the namespaced install lists its tenants' namespaces
  * there (`kubectl set env deployment/cpa-operator WATCH_NAMESPACE=team-a,team-b`).
  */
-function deployment(namespace: string | undefined): object {
+export function deployment(namespace: string | undefined): Record<string, unknown> {
   const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fieldRef: { fieldPath } } });
   return {
     apiVersion: "apps/v1",
@@ -107,11 +107,13 @@ function deployment(namespace: string | undefined): object {
     spec: {
       // Two replicas with leader election: one reconciles, the other takes over within the lease duration.
       replicas: 2,
-      selector: { matchLabels: { "app.kubernetes.io/name": NAME } },
+      selector: SELECTOR,
       template: {
         metadata: { labels },
         spec: {
           serviceAccountName: NAME,
+          // One replica per node where the cluster can: a node's loss or drain leaves the other to lead.
+          topologySpreadConstraints: [SPREAD],
           securityContext: {
             runAsNonRoot: true,
             runAsUser: 65532,
@@ -147,6 +149,26 @@ function deployment(namespace: string | undefined): object {
   };
 }
 
+const SELECTOR = { matchLabels: { "app.kubernetes.io/name": NAME } };
+
+/** Spread the operator's replicas over nodes, softly: a one-node cluster still runs both. */
+export const SPREAD = {
+  maxSkew: 1,
+  topologyKey: "kubernetes.io/hostname",
+  whenUnsatisfiable: "ScheduleAnyway",
+  labelSelector: SELECTOR,
+};
+
+/** A drain evicts one operator replica at a time: the other keeps (or takes) the lease. */
+export function podDisruptionBudget(namespace: string | undefined): Record<string, unknown> {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: meta(NAME, namespace),
+    spec: { maxUnavailable: 1, selector: SELECTOR },
+  };
+}
+
 /** Pod Security admission: the operator's namespace runs nothing that needs more than `restricted`. */
 const RESTRICTED = {
   "pod-security.kubernetes.io/enforce": "restricted",
@@ -167,6 +189,7 @@ export function clusterBundle(): object[] {
     leaderElectionRole(ns),
     roleBinding("Role", `${NAME}-leader-election`, ns),
     deployment(ns),
+    podDisruptionBudget(ns),
   ];
 }
 
@@ -188,5 +211,6 @@ export function namespacedBundle(): object[] {
     leaderElectionRole(),
     roleBinding("Role", `${NAME}-leader-election`),
     deployment(undefined),
+    podDisruptionBudget(undefined),
   ];
 }

@@ -15,6 +15,7 @@ import {
   namespacedBundle,
   OPERATOR_NAMESPACE,
 } from "./bundles.ts";
+import { chartFiles } from "./chart.ts";
 import { CONFIG_VALIDATOR_TYPES, configValidatorSource } from "./config-validator.ts";
 import { configReference, crdReference } from "./docs.ts";
 import { declarationOf, TYPES_SOURCES, typesPackageJson } from "./types-package.ts";
@@ -86,7 +87,21 @@ export async function generatedFiles(): Promise<GeneratedFile[]> {
     ),
     await markdownFile("docs/reference/config.md", configReference(configSchema, { method: methodSchema })),
     ...(await typesPackage()),
+    ...(await chart()),
   ];
+}
+
+/** charts/cpa: the Helm chart, from the bundles' objects (hack/chart.ts); JSON as prettier formats it. */
+async function chart(): Promise<GeneratedFile[]> {
+  const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+  return Promise.all(
+    chartFiles(version).map(async ({ path, content }) => {
+      const full = join(repoRoot, "charts", "cpa", path);
+      if (!path.endsWith(".json")) return { path: full, content };
+      const options = (await resolveConfig(full)) ?? {};
+      return { path: full, content: await format(content, { ...options, filepath: full }) };
+    }),
+  );
 }
 
 /** types/: the stage types as a package folder for autoscaler authors (hack/types-package.ts). */

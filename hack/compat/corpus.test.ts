@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { PYTHON_DROPIN_IMAGE, PYTHON_IMAGE, RUNTIME_DROPIN_IMAGE } from "../local-pods/images.ts";
 import {
   BEGIN,
+  buildFailure,
   changesFor,
   CorpusError,
   END,
@@ -151,4 +152,15 @@ test("every example the issue lists is in the corpus, each with the target manif
   ]);
   for (const e of EXAMPLES)
     assert.match(e.target, /^(deployment|rollout)\.yaml$|^\.\.\/flask-metric\/deployment\.yaml$/);
+});
+
+test("buildFailure names the RUN step that failed, and why on the hardened flavour", () => {
+  const output =
+    'E: List directory /var/lib/apt/lists/partial is missing.\nsubprocess exited with status 100\nError: building at STEP "RUN apt-get update": exit status 100';
+  assert.equal(
+    buildFailure(output, "hardened"),
+    "`RUN apt-get update` fails: RUN steps run as uid 65532 there, which cannot install Debian packages",
+  );
+  assert.match(buildFailure(output, "dropin"), /^`RUN apt-get update` fails: Error: building at STEP/);
+  assert.equal(buildFailure("no such step\nboom", "dropin"), "no such step / boom");
 });

@@ -306,3 +306,25 @@ export function recordInto(doc: string, recorded: string): string {
     throw new Error(`docs/compatibility.md: no ${BEGIN} … ${END} part to write into`);
   return `${doc.slice(0, start + BEGIN.length)}\n${recorded}\n${doc.slice(end)}`;
 }
+
+const lastLines = (text: string, n: number): string =>
+  text
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .slice(-n)
+    .join(" / ");
+
+/** Which RUN step failed and why, from buildah's output, in a line. Pure. */
+export function buildFailure(output: string, flavour: Flavour): string {
+  const step = /building at STEP "([^"]+)"/.exec(output)?.[1];
+  if (!step) return lastLines(output, 2);
+  const hardened = flavour === "hardened";
+  const why =
+    hardened && /apt-get|apk /.test(step)
+      ? ": RUN steps run as uid 65532 there, which cannot install Debian packages"
+      : hardened && step.includes("pip ")
+        ? ": the hardened image has no pip"
+        : `: ${lastLines(output, 1)}`;
+  return `\`${step}\` fails${why}`;
+}

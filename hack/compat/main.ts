@@ -29,6 +29,7 @@ import {
   FLASK_METRIC,
   FLAVOURS,
   passed,
+  buildFailure,
   recordInto,
   renderTable,
   type Example,
@@ -129,14 +130,6 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => P
   return results;
 }
 
-const lastLines = (text: string, n: number): string =>
-  text
-    .trim()
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .slice(-n)
-    .join(" / ");
-
 async function runFlavour(env: Env, o: Options, flavour: Flavour): Promise<Result[]> {
   log(`--- the ${flavour} flavour ---`);
   const built: Example[] = [];
@@ -149,7 +142,7 @@ async function runFlavour(env: Env, o: Options, flavour: Flavour): Promise<Resul
       built.push(example);
     } catch (err) {
       if (!(err instanceof ImageError || err instanceof CheckError || err instanceof CorpusError)) throw err;
-      const why = err instanceof ImageError ? lastLines(err.message, 2) : err.message;
+      const why = err instanceof ImageError ? buildFailure(err.message, flavour) : err.message;
       log(`${example.name}: not built on ${flavour}: ${why}`);
       results.push({
         example: example.name,

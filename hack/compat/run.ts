@@ -341,13 +341,22 @@ async function postScaleHook(env: Env, r: ExampleRun): Promise<string> {
     if (!container) return undefined;
     const cat = await tool("podman", ["exec", container, "cat", "/post_scale_data.json"]);
     return cat.code === 0 ? (JSON.parse(cat.stdout) as Record<string, unknown>) : undefined;
+  }).catch(async (err: unknown) => {
+    // Say what the hook said: on the hardened image, that it may not write to /.
+    const said = (await r.autoscalerLog())
+      .split("\n")
+      .filter((l) => /post_scale|Permission denied|postScale/i.test(l))
+      .pop();
+    throw said
+      ? new CheckError(`the hook wrote no /post_scale_data.json; the autoscaler's log: ${said.slice(0, 300)}`)
+      : err;
   });
   if (data["targetReplicas"] !== 3 || data["currentReplicas"] !== 1)
     throw new CheckError(
       `/post_scale_data.json holds ${JSON.stringify(data)}: expected currentReplicas 1, targetReplicas 3`,
     );
   const keys = Object.keys(data).sort().join(", ");
-  return `hello-kubernetes ${r.steps.join(" → ")}; /post_scale_data.json (read with podman exec: the local kubelet has no exec) has ${keys}`;
+  return `hello-kubernetes ${r.steps.join(" → ")}; /post_scale_data.json (read with podman exec) has currentReplicas 1, targetReplicas 3 among ${keys}`;
 }
 
 async function cpuUtilisation(env: Env, r: ExampleRun): Promise<string> {

@@ -3,6 +3,8 @@ import { join } from "node:path";
 /** Versions of the test control plane; bump here and rerun hack/controlplane/gen-gomod.sh. */
 export const KUBERNETES_VERSION = "v1.34.4";
 export const KWOK_VERSION = "v0.8.0";
+/** The Helm the chart is tested with (charts/cpa), built from the Go module proxy like the plane. */
+export const HELM_VERSION = "v3.22.0";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
 
@@ -14,6 +16,7 @@ export const stateDir = process.env["CPA_CLUSTER_DIR"] ?? join(cacheDir, "cluste
 export const kubePlaneBinary = join(binDir, `kube-plane-${KUBERNETES_VERSION}`);
 export const kwokBinary = join(binDir, `kwok-${KWOK_VERSION}`);
 export const kwokStagesFile = join(binDir, `kwok-stages-${KWOK_VERSION}.yaml`);
+export const helmBinary = join(binDir, `helm-${HELM_VERSION}`);
 
 /** The one fake node every test cluster has. */
 export const FAKE_NODE_NAME = "kwok-node-0";

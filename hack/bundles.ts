@@ -124,6 +124,8 @@ export function deployment(namespace: string | undefined): Record<string, unknow
             {
               name: "operator",
               image: IMAGE,
+              // Explicit, as the apiserver would default it for a tag: a node uses what `kind load` put there.
+              imagePullPolicy: "IfNotPresent",
               args: ["operator", "--leader-elect", "--http-address=:8080"],
               env: [
                 fieldEnv("POD_NAMESPACE", "metadata.namespace"),

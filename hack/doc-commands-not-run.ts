@@ -71,7 +71,10 @@ export const NOT_RUN: readonly NotRun[] = [
   },
   { command: /^docker push /, why: "no registry to push to from the tests" },
   { command: /^(kind load docker-image|k3d image import) /, why: "kind and k3d are not installed here" },
-  { command: /^helm /, why: "Helm is not installed here" },
+  {
+    command: "helm list -n default",
+    why: "shows that the original's Helm release is gone during a migration from its chart, which no test installs yet",
+  },
   // Shown on purpose as what not to do.
   {
     command: "kubectl delete -f cluster.yaml",

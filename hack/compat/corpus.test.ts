@@ -164,3 +164,18 @@ test("buildFailure names the RUN step that failed, and why on the hardened flavo
   assert.match(buildFailure(output, "dropin"), /^`RUN apt-get update` fails: Error: building at STEP/);
   assert.equal(buildFailure("no such step\nboom", "dropin"), "no such step / boom");
 });
+
+test("stageError gives a failed stage's last stderr line: what a traceback says went wrong", async () => {
+  const { stageError } = await import("./run.ts");
+  const line = JSON.stringify({
+    level: "error",
+    stage: "postScale",
+    stderr:
+      "Traceback (most recent call last):\n  File \"/post_scale.py\", line 23\nPermissionError: [Errno 13] Permission denied: '/post_scale_data.json'\n",
+  });
+  assert.equal(
+    stageError(line),
+    "its postScale stage failed: PermissionError: [Errno 13] Permission denied: '/post_scale_data.json'",
+  );
+  assert.equal(stageError("plain text"), "plain text");
+});

@@ -309,6 +309,17 @@ async function flaskPods(r: ExampleRun, want: number): Promise<{ name: string; i
   }
 }
 
+/** What a failed stage's log line says: the last line of its stderr (a traceback's error), else the line. */
+export function stageError(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { stage?: string; stderr?: string; msg?: string };
+    const last = entry.stderr?.trim().split("\n").pop();
+    return `its ${entry.stage ?? "stage"} stage failed: ${last ?? entry.msg ?? line}`;
+  } catch {
+    return line.slice(0, 300);
+  }
+}
+
 /** The autoscaler's log lines that are JSON decisions (evaluation, current, desired, reason). */
 function decisions(
   log: string,
@@ -347,9 +358,7 @@ async function postScaleHook(env: Env, r: ExampleRun): Promise<string> {
       .split("\n")
       .filter((l) => /post_scale|Permission denied|postScale/i.test(l))
       .pop();
-    throw said
-      ? new CheckError(`the hook wrote no /post_scale_data.json; the autoscaler's log: ${said.slice(0, 300)}`)
-      : err;
+    throw said ? new CheckError(`the hook wrote no /post_scale_data.json: ${stageError(said)}`) : err;
   });
   if (data["targetReplicas"] !== 3 || data["currentReplicas"] !== 1)
     throw new CheckError(

@@ -6,12 +6,13 @@
 // each one run is recorded, and test/audit/doc-commands.test.ts checks after the
 // suite that every documented command ran, or is listed as one that cannot.
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
 import { parse, stringify } from "yaml";
 import { documentedCommands } from "../../hack/doc-commands.ts";
+import { helmBinary } from "../../hack/plane/config.ts";
 import { eventually, kubeconfigPath, type Run } from "./kube.ts";
 import { repoFile, type OnCleanup } from "./processes.ts";
 
@@ -34,12 +35,14 @@ function record(command: string): void {
 
 /**
  * A bin folder for what the docs assume is on PATH: `cpa` (the image's name for
- * bin/cpa) and `python`, which the getting-started README asks for (Debian's
- * python-is-python3) and which the image has.
+ * bin/cpa), `python`, which the getting-started README asks for (Debian's
+ * python-is-python3) and which the image has, and `helm` once a test has built
+ * it (ensureHelm).
  */
 function pathFolder(): string {
   const dir = mkdtempSync(join(tmpdir(), "cpa-doc-bin-"));
   symlinkSync(repoFile("bin", "cpa"), join(dir, "cpa"));
+  if (existsSync(helmBinary)) symlinkSync(helmBinary, join(dir, "helm"));
   const python3 = spawnSync("sh", ["-c", "command -v python3"], { encoding: "utf8" }).stdout.trim();
   if (python3) symlinkSync(python3, join(dir, "python"));
   return dir;

@@ -4,7 +4,12 @@ import type { V1PolicyRule } from "@kubernetes/client-node";
 import { customResourceDefinition } from "../src/api/crd.ts";
 import { GROUP, PLURAL } from "../src/api/names.ts";
 import { admissionPolicy, admissionPolicyBinding } from "../src/operator/admission-policy.ts";
-import { AGGREGATE_LABEL, LEADER_ELECTION_RULES, OPERATOR_RULES } from "../src/operator/permissions.ts";
+import {
+  AGGREGATE_LABEL,
+  LEADER_ELECTION_RULES,
+  OPERATOR_RULES,
+  POLICY_READ_RULES,
+} from "../src/operator/permissions.ts";
 
 export const IMAGE = "cpa:0.1.0";
 export const OPERATOR_NAMESPACE = "cpa-system";
@@ -16,6 +21,9 @@ const meta = (name: string, namespace?: string, extraLabels: Record<string, stri
   ...(namespace ? { namespace } : {}),
   labels: { ...labels, ...extraLabels },
 });
+
+/** Reading the admission policy by name, which the operator checks before provisioning. */
+export const POLICY_READER = `${NAME}-admission-policy`;
 
 /** ClusterRoles: the operator's (aggregated, so admins can add target kinds) and the users' edit/view. */
 export function clusterRoles(): object[] {
@@ -33,6 +41,12 @@ export function clusterRoles(): object[] {
       kind: "ClusterRole",
       metadata: meta(`${NAME}-base`, undefined, { [AGGREGATE_LABEL]: "true" }),
       rules: OPERATOR_RULES,
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: meta(POLICY_READER),
+      rules: POLICY_READ_RULES,
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -188,6 +202,7 @@ export function clusterBundle(): object[] {
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME, ns) },
     ...clusterRoles(),
     roleBinding("ClusterRole", NAME),
+    roleBinding("ClusterRole", POLICY_READER),
     leaderElectionRole(ns),
     roleBinding("Role", `${NAME}-leader-election`, ns),
     deployment(ns),
@@ -200,8 +215,9 @@ export function clusterBundle(): object[] {
  * operator in a namespace of its own, where tenants create no Pods, managing
  * the namespaces it is bound into (a RoleBinding in each, to the cpa-operator
  * ClusterRole) and WATCH_NAMESPACE lists. Its ServiceAccount never lives where
- * a tenant could run a Pod as it. No ClusterRoleBinding: it holds nothing
- * cluster-wide.
+ * a tenant could run a Pod as it. Cluster-wide it may only read the admission
+ * policy, through a ClusterRoleBinding to POLICY_READER that the install's
+ * commands create (its subject's namespace is the one applied to).
  */
 export function namespacedBundle(): object[] {
   return [

@@ -12,6 +12,7 @@ import {
   IMAGE,
   leaderElectionRole,
   podDisruptionBudget,
+  POLICY_READER,
   SPREAD,
 } from "./bundles.ts";
 
@@ -136,6 +137,8 @@ function rbacTemplate(): string {
       released(p, binding("ClusterRoleBinding", "ClusterRole", NAME), false),
       'eq .Values.mode "cluster"',
     ),
+    // Both modes: the operator checks the admission policy, cluster-scoped, before provisioning.
+    document(p, released(p, binding("ClusterRoleBinding", "ClusterRole", POLICY_READER), false)),
     document(p, released(p, leaderElectionRole() as Obj, true)),
     document(p, released(p, binding("RoleBinding", "Role", `${NAME}-leader-election`), true)),
   ];

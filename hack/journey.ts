@@ -36,7 +36,9 @@ export const operatorReadyz = (podIP: string): string => `http://${podIP}:8080/r
 /**
  * The namespaced install's kubectl steps after applying its bundle in
  * `operatorNamespace` (docs/operator.md): a RoleBinding into `team` to the
- * cpa-operator ClusterRole, and `team` in WATCH_NAMESPACE.
+ * cpa-operator ClusterRole, the ClusterRoleBinding (named after
+ * `operatorNamespace`) that lets it read the admission policy, and `team` in
+ * WATCH_NAMESPACE.
  */
 export function bindNamespacedOperator(operatorNamespace: string, team: string): string[][] {
   return [
@@ -47,6 +49,14 @@ export function bindNamespacedOperator(operatorNamespace: string, team: string):
       "-n",
       team,
       "--clusterrole=cpa-operator",
+      `--serviceaccount=${operatorNamespace}:cpa-operator`,
+    ],
+    // Cluster-wide it may read the admission policy, which it checks before provisioning.
+    [
+      "create",
+      "clusterrolebinding",
+      operatorNamespace,
+      "--clusterrole=cpa-operator-admission-policy",
       `--serviceaccount=${operatorNamespace}:cpa-operator`,
     ],
     ["set", "env", "-n", operatorNamespace, "deployment/cpa-operator", `WATCH_NAMESPACE=${team}`],

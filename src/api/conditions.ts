@@ -56,4 +56,6 @@ export const Reason = {
   TargetUnresolved: "TargetUnresolved",
   Paused: "Paused",
   InvalidPausedReplicas: "InvalidPausedReplicas",
+  /** The admission policy the operator relies on is missing or not this release's (admission-guard.ts). */
+  AdmissionPolicyMissing: "AdmissionPolicyMissing",
 } as const;

@@ -15,6 +15,8 @@ export const MANAGED_BY_VALUE = "custom-pod-autoscaler-operator";
 export const OWNED_BY_LABEL = "v1.custompodautoscaler.com/owned-by";
 
 /** Pausing: the target is held at this many replicas and no autoscaler runs. */
+/** The ValidatingAdmissionPolicy and binding the operator relies on (operator/admission-policy.ts). */
+export const ADMISSION_POLICY_NAME = "cpa-requester-rights";
 export const PAUSED_REPLICAS_ANNOTATION = "v1.custompodautoscaler.com/paused-replicas";
 
 /** Hash of everything the autoscaler Pod is built from; the Pod is replaced only when it changes. */

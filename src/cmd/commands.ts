@@ -28,7 +28,11 @@ Options:
   --resync DURATION                  how often every CPA is checked again (default: 10m)
   --watch-timeout DURATION           how long each watch runs before it is renewed (default: 5m)
   --cache-stale-limit DURATION       /healthz fails when a cache has had no working watch this long (default: 2m)
-  --log-level LEVEL                  trace, debug, info, warn, error (default: info, or $LOG_LEVEL)`;
+  --log-level LEVEL                  trace, debug, info, warn, error (default: info, or $LOG_LEVEL)
+  --admission-policy-check-interval D
+                                     how often the admission policy is checked (default: 30s)
+  --skip-admission-policy-check      provision without checking the admission policy is in place: a CPA's
+                                     author can then obtain what they may not do themselves`;
 
 const autoscalerUsage = `Usage: cpa autoscaler [--config PATH] [--kubeconfig PATH] [--log-level LEVEL]
 

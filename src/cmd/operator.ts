@@ -13,6 +13,7 @@ import { instrumentKubeRequests, newRegistry, operatorMetrics } from "../lib/met
 import { startProbeServer } from "../lib/probe-server.ts";
 import { LeaderElector } from "../kube/leader-election.ts";
 import { WorkQueue } from "../kube/work-queue.ts";
+import { AdmissionGuard } from "../operator/admission-guard.ts";
 import { Controller } from "../operator/controller.ts";
 import { parseDuration, parsePositiveInt, UsageError } from "./flags.ts";
 
@@ -31,6 +32,9 @@ export interface OperatorOptions {
   watchTimeoutMs: number;
   cacheStaleLimitMs: number;
   logLevel: string;
+  /** Provision even without the admission policy (the admin opted out). */
+  skipAdmissionPolicyCheck: boolean;
+  admissionPolicyCheckIntervalMs: number;
 }
 
 export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): OperatorOptions {
@@ -54,6 +58,8 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
         "watch-timeout": { type: "string", default: "5m" },
         "cache-stale-limit": { type: "string", default: "2m" },
         "log-level": { type: "string" },
+        "skip-admission-policy-check": { type: "boolean", default: false },
+        "admission-policy-check-interval": { type: "string", default: "30s" },
       },
     }));
   } catch (err) {
@@ -93,6 +99,11 @@ export function parseOperatorArgs(args: string[], env: NodeJS.ProcessEnv): Opera
     watchTimeoutMs: parseDuration("--watch-timeout", values["watch-timeout"]),
     cacheStaleLimitMs: parseDuration("--cache-stale-limit", values["cache-stale-limit"]),
     logLevel: values["log-level"] ?? env["LOG_LEVEL"] ?? "info",
+    skipAdmissionPolicyCheck: values["skip-admission-policy-check"],
+    admissionPolicyCheckIntervalMs: parseDuration(
+      "--admission-policy-check-interval",
+      values["admission-policy-check-interval"],
+    ),
   };
 }
 
@@ -118,6 +129,9 @@ export async function runOperator(args: string[]): Promise<number> {
   const identity = `${hostname()}_${randomBytes(4).toString("hex")}`;
   const queue = new WorkQueue();
   const metrics = operatorMetrics(registry, () => queue.len());
+  const guard = admissionGuard(opts, http, log, () => {
+    controller.requeueAll();
+  });
   const controller = new Controller({
     http,
     log,
@@ -129,7 +143,10 @@ export async function runOperator(args: string[]): Promise<number> {
     metrics,
     serviceAccount,
     watchTimeoutSeconds: Math.max(1, Math.round(opts.watchTimeoutMs / 1000)),
+    ...(guard ? { admissionProblem: () => guard.problem } : {}),
   });
+  // Before the first reconcile, and every interval after (each replica: a standby is ready only with the policy).
+  await guard?.check();
   let leading = false;
   const server =
     opts.httpAddress === "0"
@@ -138,7 +155,8 @@ export async function runOperator(args: string[]): Promise<number> {
           address: opts.httpAddress,
           registry,
           // A standby is ready too: it serves probes while it waits for the lease.
-          isReady: () => !leading || controller.synced,
+          // Not while the admission policy is missing: every CPA waits for it (admission-guard.ts).
+          isReady: () => (!leading || controller.synced) && guard?.problem === undefined,
           // Alive unless a cache has gone stale for too long (the liveness probe restarts us).
           isHealthy: () => controller.staleFor() < opts.cacheStaleLimitMs,
         });
@@ -149,6 +167,7 @@ export async function runOperator(args: string[]): Promise<number> {
     stop.abort();
   };
   process.once("SIGTERM", onSignal).once("SIGINT", onSignal);
+  const guarding = guard?.run(stop.signal);
   log.info(
     {
       namespace: opts.namespaces?.join(",") ?? "(all)",
@@ -206,8 +225,26 @@ export async function runOperator(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    stop.abort();
+    await guarding;
     server?.close();
   }
+}
+
+/** The admission policy check, or undefined (with a warning) when the admin opted out. */
+function admissionGuard(
+  opts: OperatorOptions,
+  http: KubeHttp,
+  log: Logger,
+  onChange: () => void,
+): AdmissionGuard | undefined {
+  if (opts.skipAdmissionPolicyCheck) {
+    log.warn(
+      "--skip-admission-policy-check: provisioning without checking the admission policy. If it is missing, a CPA's author can obtain through the operator what they may not do themselves (docs/security.md)",
+    );
+    return undefined;
+  }
+  return new AdmissionGuard({ http, log, intervalMs: opts.admissionPolicyCheckIntervalMs, onChange });
 }
 
 /**

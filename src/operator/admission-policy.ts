@@ -10,13 +10,13 @@
 // cost model, and a few in one expression exceed its per-expression limit. The
 // apiserver reports the first validation that fails, so they are ordered from
 // the most basic (create Pods) to the most specific.
-import { GROUP, PAUSED_REPLICAS_ANNOTATION, PLURAL } from "../api/names.ts";
+import { ADMISSION_POLICY_NAME, GROUP, PAUSED_REPLICAS_ANNOTATION, PLURAL } from "../api/names.ts";
 import { customResourceDefinition } from "../api/crd.ts";
 import { ROLE_GRANTS, type RoleGrant } from "./desired/role.ts";
 import { BUILTIN_TARGETS } from "./permissions.ts";
 
 /** The one cluster-scoped name of the policy and its binding, whichever bundle installs them. */
-export const ADMISSION_POLICY_NAME = "cpa-requester-rights";
+export { ADMISSION_POLICY_NAME };
 
 /**
  * The policy's parameters are annotations on the CustomPodAutoscaler CRD: it is

@@ -43,12 +43,15 @@ export interface ControllerOptions {
   serviceAccount?: ServiceAccountRef | undefined;
   /** Server-side timeout of each watch; the informers renew them after it. */
   watchTimeoutSeconds?: number;
+  /** Why nothing may be provisioned now (admission-guard.ts); every CPA then reports it. */
+  admissionProblem?: () => string | undefined;
 }
 
 export class Controller {
   readonly #opts: ControllerOptions;
   readonly queue: WorkQueue;
   #informers: Informer<KubeObject>[] = [];
+  #requeueAll: () => void = () => undefined;
 
   constructor(opts: ControllerOptions) {
     this.#opts = opts;
@@ -58,6 +61,11 @@ export class Controller {
   /** True once every cache has its first full list. */
   get synced(): boolean {
     return this.#informers.length > 0 && this.#informers.every((i) => i.hasSynced());
+  }
+
+  /** Queues every cached CPA again (the admission policy came or went); nothing before caches sync. */
+  requeueAll(): void {
+    this.#requeueAll();
   }
 
   /**
@@ -172,6 +180,7 @@ export class Controller {
       now: () => new Date(clock.now()),
       operatorServiceAccount: this.#opts.serviceAccount,
       expectations,
+      ...(this.#opts.admissionProblem ? { admissionProblem: this.#opts.admissionProblem } : {}),
     };
 
     const informersDone = Promise.all(groups.map((g) => g.run(signal)));
@@ -188,8 +197,11 @@ export class Controller {
     // no writes, because an unchanged CPA reconciles to zero writes.
     const resyncMs = this.#opts.resyncMs ?? 10 * 60_000;
     const queue = this.queue;
-    const tick = (): void => {
+    this.#requeueAll = () => {
       for (const cpa of cpas.list()) queue.add(keyOf(cpa));
+    };
+    const tick = (): void => {
+      this.#requeueAll();
       resync = clock.setTimeout(tick, resyncMs);
     };
     let resync = clock.setTimeout(tick, resyncMs);
@@ -197,6 +209,7 @@ export class Controller {
       "abort",
       () => {
         resync.cancel();
+        this.#requeueAll = () => undefined;
         this.queue.shutDown();
       },
       { once: true },

@@ -7,7 +7,7 @@
 // cluster admin adds a ClusterRole labelled AGGREGATE_LABEL and the operator's
 // ClusterRole picks it up.
 import type { V1PolicyRule } from "@kubernetes/client-node";
-import { GROUP, PLURAL } from "../api/names.ts";
+import { ADMISSION_POLICY_NAME, GROUP, PLURAL } from "../api/names.ts";
 import { FLAGGED_RULES } from "./desired/role.ts";
 
 export const AGGREGATE_LABEL = `${GROUP}/aggregate-to-operator`;
@@ -73,4 +73,19 @@ export const OPERATOR_RULES: readonly V1PolicyRule[] = [...MANAGE_RULES, ...TARG
 /** Leader election, in the operator's own namespace. */
 export const LEADER_ELECTION_RULES: readonly V1PolicyRule[] = [
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+];
+
+/**
+ * Cluster-wide, by name: reading the admission policy and its binding, which
+ * the operator checks before it provisions anything (admission-guard.ts). A
+ * ClusterRole of its own, bound by a ClusterRoleBinding even in the namespaced
+ * install, whose RoleBindings cannot grant cluster-scoped objects.
+ */
+export const POLICY_READ_RULES: readonly V1PolicyRule[] = [
+  {
+    apiGroups: ["admissionregistration.k8s.io"],
+    resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+    resourceNames: [ADMISSION_POLICY_NAME],
+    verbs: ["get"],
+  },
 ];

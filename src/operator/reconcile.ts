@@ -62,6 +62,8 @@ export interface ReconcileDeps {
   submitStatus?: (key: string, body: object) => void;
   /** Creates the caches have yet to show (expectations.ts); without it, every miss creates. */
   expectations?: Expectations;
+  /** Why nothing may be provisioned now (admission-guard.ts), or undefined when it may. */
+  admissionProblem?: () => string | undefined;
 }
 
 export interface ReconcileResult {
@@ -105,6 +107,12 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
   // Gone, or going: garbage collection removes what we made.
   if (!cpa || cpa.metadata.deletionTimestamp) return {};
   const pass: Pass = { cpa, deps, log: deps.log.child({ cpa: key }), problems: [], actions: [] };
+  // Without the admission policy, provisioning could hand the CPA's author the operator's rights.
+  const blocked = deps.admissionProblem?.();
+  if (blocked !== undefined) {
+    pass.problems.push({ reason: Reason.AdmissionPolicyMissing, message: blocked });
+    return finish(key, pass, { state: "withheld" });
+  }
   const flags = effectiveSpec(cpa.spec);
   const ns = cpa.metadata.namespace;
   const name = cpa.metadata.name;
@@ -129,6 +137,14 @@ async function reconcileCpa(key: string, deps: ReconcileDeps): Promise<Reconcile
     (p) => reconcilePod(p, flags.provisionPod, target, serviceAccount),
   ]);
 
+  return finish(key, pass, pod);
+}
+
+/** Writes the status when it changed, records the pass's events, and says when to come back. */
+async function finish(key: string, pass: Pass, pod: PodState): Promise<ReconcileResult> {
+  const { cpa, deps } = pass;
+  const ns = cpa.metadata.namespace;
+  const name = cpa.metadata.name;
   const status = computeStatus(cpa, { problems: pass.problems, pod }, deps.now());
   const settling = pendingJustCreated(pod, pass);
   const current = isStatusCurrent(cpa.status, status);

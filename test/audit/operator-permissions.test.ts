@@ -11,7 +11,12 @@ import type { V1PolicyRule } from "@kubernetes/client-node";
 import { GROUP, PLURAL } from "../../src/api/names.ts";
 import { cpaFixture } from "../../src/operator/desired/fixtures.ts";
 import { desiredRole } from "../../src/operator/desired/role.ts";
-import { BUILTIN_TARGETS, LEADER_ELECTION_RULES, OPERATOR_RULES } from "../../src/operator/permissions.ts";
+import {
+  BUILTIN_TARGETS,
+  LEADER_ELECTION_RULES,
+  OPERATOR_RULES,
+  POLICY_READ_RULES,
+} from "../../src/operator/permissions.ts";
 import { auditLogPath } from "../../hack/plane/config.ts";
 import { readState } from "../../hack/plane/plane.ts";
 
@@ -69,7 +74,7 @@ test("the operator holds exactly what it sent in the suite, what its Roles grant
   const sent = sentByOperators(readFileSync(auditLogPath, "utf8"));
   assert.ok(sent.size > 0, `no request by an operator in ${auditLogPath}`);
   const needed = new Set([...sent, ...grantable(), permission(GROUP, `${PLURAL}/finalizers`, "update")]);
-  const held = expand([...OPERATOR_RULES, ...LEADER_ELECTION_RULES]);
+  const held = expand([...OPERATOR_RULES, ...LEADER_ELECTION_RULES, ...POLICY_READ_RULES]);
   const words = (set: Iterable<string>): string[] => [...set].map((p) => p.replace(/\|/g, " ")).sort();
   assert.deepEqual(
     {

@@ -401,6 +401,7 @@ const NAMESPACED_INSTALL = [
   "kubectl create namespace cpa-my-team",
   "kubectl apply -n cpa-my-team -f config/namespaced.yaml",
   "kubectl create rolebinding cpa-operator -n my-team --clusterrole=cpa-operator --serviceaccount=cpa-my-team:cpa-operator",
+  "kubectl create clusterrolebinding cpa-my-team --clusterrole=cpa-operator-admission-policy --serviceaccount=cpa-my-team:cpa-operator",
   "kubectl set env -n cpa-my-team deployment/cpa-operator WATCH_NAMESPACE=my-team",
 ];
 
@@ -410,6 +411,7 @@ describe("docs/operator.md", () => {
     const ops = `cpa-${team}`.slice(0, 63);
     t.after(async () => {
       await kubectl(["delete", "namespace", ops, "--wait=false"]);
+      await kubectl(["delete", "clusterrolebinding", ops, "--ignore-not-found"]);
     });
     const sh = DocShell.of(t, { namespace: team });
     const names = { "my-team": team, "cpa-my-team": ops };

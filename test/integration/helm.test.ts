@@ -221,11 +221,14 @@ describe("the Helm chart", () => {
       tenants.every((o) => o.subjects?.[0]?.namespace === "cpa-ops"),
       "bound to the release's ServiceAccount",
     );
-    assert.ok(
-      !all.some((o) => o.kind === "ClusterRoleBinding"),
-      "the namespaced mode holds nothing cluster-wide",
+    // Cluster-wide, the namespaced mode may only read the admission policy.
+    const clusterBindings = all.filter((o) => o.kind === "ClusterRoleBinding");
+    assert.deepEqual(
+      clusterBindings.map((o) => o.metadata.name),
+      ["cpa-operator-admission-policy"],
     );
-    const ours = byKey(all.filter((o) => !tenants.includes(o)));
+    assert.equal(clusterBindings[0]?.subjects?.[0]?.namespace, "cpa-ops");
+    const ours = byKey(all.filter((o) => !tenants.includes(o) && !clusterBindings.includes(o)));
     const namespaced = byKey(namespacedBundle() as Obj[]);
     assert.deepEqual([...ours.keys()].sort(), [...namespaced.keys()].sort());
     for (const [k, o] of namespaced) {

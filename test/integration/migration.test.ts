@@ -383,6 +383,7 @@ describe("docs/migrating.md", () => {
       "kubectl create namespace cpa-my-team",
       "kubectl apply -n cpa-my-team -f config/namespaced.yaml",
       "kubectl create rolebinding cpa-operator -n my-team --clusterrole=cpa-operator --serviceaccount=cpa-my-team:cpa-operator",
+      "kubectl create clusterrolebinding cpa-my-team --clusterrole=cpa-operator-admission-policy --serviceaccount=cpa-my-team:cpa-operator",
       "kubectl set env -n cpa-my-team deployment/cpa-operator WATCH_NAMESPACE=my-team",
     ])
       await sh.run(command, { substitute: wordsIn(command, names) });
@@ -395,6 +396,7 @@ describe("docs/migrating.md", () => {
       substitute: { "cpa-my-team": ops },
     });
     await sh.run("kubectl delete rolebinding cpa-operator -n my-team", { substitute: team });
+    await sh.run("kubectl delete clusterrolebinding cpa-my-team", { substitute: { "cpa-my-team": ops } });
     const ours = `${await operatorObjects(cpa.namespace)}\n${await operatorObjects(ops)}`;
     assert.doesNotMatch(ours, /cpa-operator/);
     await ok(["get", "crd", CRD]);

@@ -52,6 +52,17 @@ test("config/namespaced.yaml: the operator in a namespace of its own manages the
   const elsewhere = await testNamespace(t);
   await ok(["apply", "-n", ops, "-f", repoFile("config", "namespaced.yaml")]);
   await ok(["scale", "deployment/cpa-operator", "-n", ops, "--replicas=0"]);
+  // Cluster-wide it may read only the admission policy, which it checks before provisioning.
+  await ok([
+    "create",
+    "clusterrolebinding",
+    ops,
+    "--clusterrole=cpa-operator-admission-policy",
+    `--serviceaccount=${ops}:cpa-operator`,
+  ]);
+  t.after(async () => {
+    await kubectl(["delete", "clusterrolebinding", ops, "--ignore-not-found"]);
+  });
   for (const ns of [teamA, teamB])
     await ok([
       "create",

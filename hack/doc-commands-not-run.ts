@@ -56,6 +56,11 @@ export const NOT_RUN: readonly NotRun[] = [
     npmScripts: ["bench"],
   },
   {
+    command: /^npm run release -- --registry \S+$/,
+    why: "builds FROM the official Node image, which cannot be pulled here: the test runs the --test-base form against the plane's registry",
+    npmScripts: ["release"],
+  },
+  {
     command: /^npm run compat( .*)?$/,
     why: "needs a checkout of the original runtime, which CI does not have; each behaviour it checks has its own test (test/integration/corpus.test.ts, dropin.test.ts), and its latest run is in docs/compatibility.md",
     npmScripts: ["compat"],

@@ -44,6 +44,8 @@ export interface BudOptions {
   buildArgs?: Record<string, string>;
   /** host path → path in RUN steps, read-only; never committed to a layer. */
   volumes?: [string, string][];
+  /** Whether buildah may pull a base it lacks (a release's official base); never by default. */
+  pull?: "never" | "missing";
 }
 
 /** `buildah bud` as the tests run it: cached layers, no daemon, never a pull (no registry is reachable). */
@@ -53,7 +55,7 @@ export function budArgs(o: BudOptions): string[] {
     "--layers",
     "--isolation=chroot",
     "--network=host",
-    "--pull=never",
+    `--pull=${o.pull ?? "never"}`,
     ...(o.target ? [`--target=${o.target}`] : []),
     ...Object.entries(o.buildArgs ?? {}).map(([name, value]) => `--build-arg=${name}=${value}`),
     ...(o.volumes ?? []).map(([from, to]) => `--volume=${from}:${to}:ro`),
@@ -120,13 +122,24 @@ export async function imageBytes(tag: string): Promise<number> {
   return Number((await mustTool("podman", ["image", "inspect", "--format", "{{.Size}}", tag])).trim());
 }
 
+export interface BuildOptions {
+  /**
+   * "test" (the default): FROM the local stand-in for the official Node image
+   * (test-base.ts), whose images must never be published. "official": FROM the
+   * Dockerfile's own NODE_IMAGE, pulled from its registry, for releases.
+   */
+  base?: "test" | "official";
+}
+
 /** Builds the Dockerfile's targets (default: the hardened two) and reports each one's time and size. */
 export async function buildImages(
   log: (line: string) => void,
   targets: readonly Target[] = HARDENED,
+  opts: BuildOptions = {},
 ): Promise<BuiltImage[]> {
   ensureTools(log);
-  await ensureTestBase(log);
+  const official = opts.base === "official";
+  if (!official) await ensureTestBase(log);
   const etc = buildEtc();
   const built: BuiltImage[] = [];
   try {
@@ -138,8 +151,9 @@ export async function buildImages(
           context: repoRoot,
           target,
           tag,
-          buildArgs: { NODE_IMAGE: TEST_BASE_IMAGE },
+          buildArgs: official ? {} : { NODE_IMAGE: TEST_BASE_IMAGE },
           volumes: [[etc, "/usr/local/etc"]],
+          ...(official ? { pull: "missing" as const } : {}),
         }),
         { hint: NETWORK_HINT },
       );

@@ -2,6 +2,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  ACTIONLINT_VERSION,
+  actionlintBinary,
   binDir,
   HELM_VERSION,
   helmBinary,
@@ -28,28 +30,53 @@ export function ensureBinaries(log: (line: string) => void): boolean {
 }
 
 /**
- * Helm, for the chart's tests: `go install` of helm.sh/helm/v3 at HELM_VERSION
- * from the module proxy (first run only, about 3 minutes on 2 cores), stamped
- * with its version as Helm's release builds are. Returns its path.
+ * A Go tool the tests use, `go install`ed from the module proxy into
+ * .cache/bin on first use, stamped with its version where the tool reads one.
+ * Returns its path.
  */
-export function ensureHelm(log: (line: string) => void): string {
-  if (existsSync(helmBinary)) return helmBinary;
+function ensureGoTool(
+  log: (line: string) => void,
+  tool: { name: string; module: string; version: string; binary: string; versionVar?: string },
+): string {
+  if (existsSync(tool.binary)) return tool.binary;
   checkGo();
   mkdirSync(binDir, { recursive: true });
-  log(`Building helm ${HELM_VERSION} from the Go module proxy (first run only)...`);
+  log(`Building ${tool.name} ${tool.version} from the Go module proxy (first run only)...`);
   const started = Date.now();
-  const gobin = mkdtempSync(join(binDir, "helm-"));
+  const gobin = mkdtempSync(join(binDir, `${tool.name}-`));
   try {
-    const ldflags = `-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}`;
-    runGo(["install", "-ldflags", ldflags, `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`], binDir, {
-      GOBIN: gobin,
-    });
-    renameSync(join(gobin, "helm"), helmBinary);
+    const ldflags = ["-s -w", ...(tool.versionVar ? [`-X ${tool.versionVar}=${tool.version}`] : [])].join(
+      " ",
+    );
+    runGo(["install", "-ldflags", ldflags, `${tool.module}@${tool.version}`], binDir, { GOBIN: gobin });
+    renameSync(join(gobin, tool.name), tool.binary);
   } finally {
     rmSync(gobin, { recursive: true, force: true });
   }
-  log(`Built ${helmBinary} in ${Math.round((Date.now() - started) / 1000)}s`);
-  return helmBinary;
+  log(`Built ${tool.binary} in ${Math.round((Date.now() - started) / 1000)}s`);
+  return tool.binary;
+}
+
+/** Helm, for the chart's tests (about 3 minutes to build on 2 cores). */
+export function ensureHelm(log: (line: string) => void): string {
+  return ensureGoTool(log, {
+    name: "helm",
+    module: "helm.sh/helm/v3/cmd/helm",
+    version: HELM_VERSION,
+    binary: helmBinary,
+    versionVar: "helm.sh/helm/v3/internal/version.version",
+  });
+}
+
+/** actionlint, which checks the GitHub Actions workflows (.github/workflows). */
+export function ensureActionlint(log: (line: string) => void): string {
+  return ensureGoTool(log, {
+    name: "actionlint",
+    module: "github.com/rhysd/actionlint/cmd/actionlint",
+    version: ACTIONLINT_VERSION,
+    binary: actionlintBinary,
+    versionVar: "github.com/rhysd/actionlint.version",
+  });
 }
 
 function checkGo(): void {

@@ -5,6 +5,8 @@ export const KUBERNETES_VERSION = "v1.34.4";
 export const KWOK_VERSION = "v0.8.0";
 /** The Helm the chart is tested with (charts/cpa), built from the Go module proxy like the plane. */
 export const HELM_VERSION = "v3.22.0";
+/** Checks .github/workflows, built from the Go module proxy like helm. */
+export const ACTIONLINT_VERSION = "v1.7.12";
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
 
@@ -17,6 +19,7 @@ export const kubePlaneBinary = join(binDir, `kube-plane-${KUBERNETES_VERSION}`);
 export const kwokBinary = join(binDir, `kwok-${KWOK_VERSION}`);
 export const kwokStagesFile = join(binDir, `kwok-stages-${KWOK_VERSION}.yaml`);
 export const helmBinary = join(binDir, `helm-${HELM_VERSION}`);
+export const actionlintBinary = join(binDir, `actionlint-${ACTIONLINT_VERSION}`);
 
 /** The one fake node every test cluster has. */
 export const FAKE_NODE_NAME = "kwok-node-0";

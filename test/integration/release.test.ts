@@ -1,0 +1,224 @@
+// `npm run release` as the README runs it, against a real registry (the
+// plane's: Debian's docker-registry on 127.0.0.1): every image pushed, the
+// assets pinned by digest and checksummed, and an install from those assets
+// whose operator the node pulls from the registry by digest, then provisions a
+// CPA. The chart in the assets renders the same pinned image.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { parse, parseAllDocuments, stringify } from "yaml";
+import { Journey } from "../../hack/journey.ts";
+import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
+import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
+import { ensureActionlint, ensureHelm } from "../../hack/plane/build.ts";
+import { cacheDir, KUBERNETES_VERSION } from "../../hack/plane/config.ts";
+import { DocShell } from "../support/doc-shell.ts";
+import { ensureImages, podman } from "../support/images.ts";
+import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { repoFile } from "../support/processes.ts";
+
+const admin = adminConfig();
+const core = admin.makeApiClient(CoreV1Api);
+const images = new ContainerRunner();
+const kubelet = new LocalKubelet({ admin, images });
+const journey = new Journey({ kubectl: ok, admin, kubelet, timeoutMs: 120_000 });
+const IMAGE = "release-fixture:test";
+const { version } = JSON.parse(readFileSync(repoFile("package.json"), "utf8")) as { version: string };
+const assets = join(cacheDir, "release", version);
+
+async function ok(args: string[], input?: string): Promise<string> {
+  const res = await kubectl(args, input);
+  assert.equal(res.code, 0, `kubectl ${args.join(" ")}: ${res.stderr}`);
+  return res.stdout;
+}
+
+before(async () => {
+  await ensureImages();
+  await images.build(IMAGE, repoFile("examples", "getting-started"));
+  await kubelet.start();
+  assert.ok(kubelet.registry, "the plane has no image registry: see `npm run cluster:up`'s output");
+});
+after(async () => {
+  await kubelet.stop();
+  await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
+});
+
+interface PushedImage {
+  image: string;
+  digest: string;
+  pinned: string;
+}
+
+/** images.yaml's images, each checked in the registry under the digest it names. */
+async function checkRegistry(registry: string): Promise<PushedImage[]> {
+  const pushed = parse(readFileSync(join(assets, "images.yaml"), "utf8")) as {
+    image: string;
+    digest: string;
+    pinned: string;
+  }[];
+  assert.deepEqual(
+    pushed.map((p) => p.image.slice(registry.length + 1)),
+    [`cpa:${version}`, `cpa-python:${version}`, `cpa:${version}-dropin`, `cpa-python:${version}-dropin`],
+  );
+  for (const p of pushed) {
+    const [repo, tag] = p.image.slice((kubelet.registry ?? "").length + 1).split(":");
+    const res = await fetch(`http://${kubelet.registry ?? ""}/v2/${repo ?? ""}/manifests/${tag ?? ""}`, {
+      method: "HEAD",
+      headers: {
+        accept:
+          "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+      },
+    });
+    assert.equal(res.status, 200, p.image);
+    assert.equal(res.headers.get("docker-content-digest"), p.digest, p.image);
+  }
+
+  return pushed;
+}
+
+/** SHA256SUMS covers every asset, and each sum is right. */
+function checkSums(): void {
+  const sums = readFileSync(join(assets, "SHA256SUMS"), "utf8").trim().split("\n");
+  const named = sums.map((l) => l.split(/\s+/)[1]).sort();
+  assert.deepEqual(
+    named,
+    ["RELEASE_NOTES.md", "cluster.yaml", `cpa-${version}.tgz`, "images.yaml", "namespaced.yaml"].sort(),
+  );
+  for (const line of sums) {
+    const [sum, file] = line.split(/\s+/);
+    assert.equal(
+      createHash("sha256")
+        .update(readFileSync(join(assets, file ?? "")))
+        .digest("hex"),
+      sum,
+      file ?? line,
+    );
+  }
+  assert.match(readFileSync(join(assets, "RELEASE_NOTES.md"), "utf8"), new RegExp(`^## \\[${version}\\]`));
+}
+
+/** The operator's image in the Deployment the release's chart renders. */
+async function chartImage(): Promise<string | undefined> {
+  const helm = ensureHelm(() => undefined);
+  const rendered = await new Promise<string>((resolve, reject) => {
+    execFile(
+      helm,
+      [
+        "template",
+        "cpa",
+        join(assets, `cpa-${version}.tgz`),
+        "-n",
+        "cpa-system",
+        "--kube-version",
+        KUBERNETES_VERSION,
+      ],
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(stderr));
+        else resolve(stdout);
+      },
+    );
+  });
+  const deployment = parseAllDocuments(rendered)
+    .map(
+      (d) =>
+        d.toJS() as {
+          kind?: string;
+          spec?: { template: { spec: { containers: { image: string }[] } } };
+        } | null,
+    )
+    .find((o) => o?.kind === "Deployment");
+
+  return deployment?.spec?.template.spec.containers[0]?.image;
+}
+
+describe("npm run release", () => {
+  test("pushes every image, writes assets pinned by digest; an install from them pulls the operator by digest", async (t) => {
+    const registry = `${kubelet.registry ?? ""}/cpa-release`;
+    const namespace = await testNamespace(t);
+    const sh = DocShell.of(t, { namespace });
+    await sh.run("npm run release -- --registry ghcr.io/my-org", {
+      substitute: { "ghcr.io/my-org": registry },
+    });
+
+    const pushed = await checkRegistry(registry);
+    checkSums();
+    const operatorImage = pushed[0]?.pinned ?? "";
+    assert.match(operatorImage, /@sha256:[a-f0-9]{64}$/);
+    const bundle = readFileSync(join(assets, "cluster.yaml"), "utf8");
+    assert.ok(bundle.includes(`image: ${operatorImage}`), "the bundle pins the operator by digest");
+    assert.equal(await chartImage(), operatorImage, "the chart pins the same image");
+    // The install from the assets: its operator comes from the registry, by digest (not yet on the node).
+    await podman("rmi", "--force", operatorImage);
+    await journey.installOperator(["-f", join(assets, "cluster.yaml")], "cpa-system");
+    const pods = await core.listNamespacedPod({
+      namespace: "cpa-system",
+      labelSelector: "app.kubernetes.io/name=cpa-operator",
+    });
+    const live = pods.items.filter((p) => !p.metadata?.deletionTimestamp);
+    assert.ok(live.length > 0);
+    for (const p of live) assert.equal(p.spec?.containers[0]?.image, operatorImage);
+    const events = await core.listNamespacedEvent({
+      namespace: "cpa-system",
+      fieldSelector: `involvedObject.name=${live[0]?.metadata?.name ?? ""}`,
+    });
+    assert.ok(
+      events.items.some((e) => e.reason === "Pulled" && (e.message ?? "").includes(operatorImage)),
+      events.items.map((e) => `${e.reason ?? ""}: ${e.message ?? ""}`).join("\n"),
+    );
+
+    const target = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", labels: { numPods: "3" } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "web" } },
+        template: {
+          metadata: { labels: { app: "web" } },
+          spec: { containers: [{ name: "web", image: "registry.k8s.io/pause:3.10" }] },
+        },
+      },
+    };
+    const cpa = {
+      apiVersion: "custompodautoscaler.com/v1",
+      kind: "CustomPodAutoscaler",
+      metadata: { name: "web-scaler" },
+      spec: {
+        template: {
+          spec: { containers: [{ name: "web-scaler", image: IMAGE, imagePullPolicy: "IfNotPresent" }] },
+        },
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" },
+        config: [{ name: "interval", value: "1000" }],
+      },
+    };
+    await ok(["apply", "-n", namespace, "-f", "-"], `${stringify(target)}---\n${stringify(cpa)}`);
+    await journey.cpaReady(namespace, "web-scaler");
+    await eventually(
+      "web at 3 replicas",
+      async () => ((await journey.replicas(namespace, "web")) === 3 ? true : undefined),
+      90_000,
+    );
+  });
+});
+
+test("the GitHub workflows pass actionlint; the release workflow runs npm run release from a tag", async () => {
+  const actionlint = ensureActionlint((line) => process.stderr.write(`[actionlint] ${line}\n`));
+  const res = await new Promise<{ code: number; out: string }>((resolve) => {
+    execFile(actionlint, ["-color=false"], { cwd: repoFile() }, (err, stdout, stderr) => {
+      resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` });
+    });
+  });
+  assert.equal(res.code, 0, res.out);
+  const workflow = parse(readFileSync(repoFile(".github", "workflows", "release.yml"), "utf8")) as {
+    on: { push: { tags: string[] } };
+    jobs: { release: { steps: { run?: string }[] } };
+  };
+  assert.deepEqual(workflow.on.push.tags, ["v*"]);
+  assert.ok(workflow.jobs.release.steps.some((st) => st.run?.includes("npm run release -- --registry")));
+  const ci = readFileSync(repoFile(".github", "workflows", "ci.yml"), "utf8");
+  assert.match(ci, /bash \.ci\/run/);
+});

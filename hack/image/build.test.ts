@@ -77,3 +77,13 @@ describe("baseTargets", () => {
     assert.deepEqual(baseTargets("FROM python:3.13-slim\n"), ["runtime", "python"]);
   });
 });
+
+test("a release builds FROM the Dockerfile's own base, by its full name (a short one would find the local stand-in)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { fullImageName } = await import("../local-pods/image-ref.ts");
+  const { OFFICIAL_NODE_IMAGE } = await import("./build.ts");
+  const dockerfile = readFileSync(new URL("../../Dockerfile", import.meta.url), "utf8");
+  const arg = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1] ?? "";
+  assert.equal(OFFICIAL_NODE_IMAGE, fullImageName(arg));
+  assert.match(OFFICIAL_NODE_IMAGE, /^docker\.io\/library\/node:/);
+});

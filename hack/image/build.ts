@@ -14,7 +14,10 @@ import {
   RUNTIME_IMAGE,
 } from "../local-pods/images.ts";
 import { mustTool } from "./containers.ts";
-import { ensureTestBase, TEST_BASE_IMAGE } from "./test-base.ts";
+import { DEBIAN_SUITE, ensureTestBase, NODE_VERSION, TEST_BASE_IMAGE } from "./test-base.ts";
+
+/** The Dockerfile's default base, by its full name: what a release builds FROM. */
+export const OFFICIAL_NODE_IMAGE = `docker.io/library/node:${NODE_VERSION}-${DEBIAN_SUITE}-slim`;
 import { ensureTools } from "./tools.ts";
 
 export const TARGETS = [
@@ -151,7 +154,8 @@ export async function buildImages(
           context: repoRoot,
           target,
           tag,
-          buildArgs: official ? {} : { NODE_IMAGE: TEST_BASE_IMAGE },
+          // Fully qualified: a short name would resolve to the local stand-in, which shares its last part.
+          buildArgs: { NODE_IMAGE: official ? OFFICIAL_NODE_IMAGE : TEST_BASE_IMAGE },
           volumes: [[etc, "/usr/local/etc"]],
           ...(official ? { pull: "missing" as const } : {}),
         }),

@@ -360,6 +360,14 @@ describe("two operators with leader election", () => {
       "--role=cpa-operator-leader-election",
       "--serviceaccount=cpa-system:cpa-operator-b",
     ]);
+    // As the bundle binds the first: reading the admission policy, which it checks before provisioning.
+    await kubectl([
+      "create",
+      "clusterrolebinding",
+      "cpa-operator-b-admission-policy",
+      "--clusterrole=cpa-operator-admission-policy",
+      "--serviceaccount=cpa-system:cpa-operator-b",
+    ]);
   });
 
   const election = (lease: string) => [

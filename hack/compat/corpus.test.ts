@@ -179,3 +179,18 @@ test("stageError gives a failed stage's last stderr line: what a traceback says 
   );
   assert.equal(stageError("plain text"), "plain text");
 });
+
+test("npm run compat without a checkout of the original stops at once, saying what to point it at", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  const env = { ...process.env, CPA_ORIGINAL_RUNTIME: "" };
+  const none = spawnSync(process.execPath, [main], { encoding: "utf8", env });
+  assert.equal(none.status, 2);
+  assert.match(
+    none.stderr,
+    /--original DIR is required: a checkout of github\.com\/jthomperoo\/custom-pod-autoscaler/,
+  );
+  const wrong = spawnSync(process.execPath, [main, "--original", "/nonexistent"], { encoding: "utf8", env });
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /\/nonexistent has no example\/ folder/);
+});

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { format, resolveConfig } from "prettier";
 import { KubeConfig } from "@kubernetes/client-node";
 import { stringify } from "yaml";
+import { mapLimit } from "../bench/kube.ts";
 import { changelogVersion } from "../bench/original.ts";
 import { buildImages, HARDENED } from "../image/build.ts";
 import { ImageError } from "../image/errors.ts";
@@ -117,20 +118,6 @@ function options(argv: string[]): Options {
   };
 }
 
-/** Runs `fn` over `items`, at most `limit` at once, in order of start. */
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 async function runFlavour(env: Env, o: Options, flavour: Flavour): Promise<Result[]> {
   log(`--- the ${flavour} flavour ---`);
   const built: Example[] = [];
@@ -154,7 +141,7 @@ async function runFlavour(env: Env, o: Options, flavour: Flavour): Promise<Resul
       });
     }
   }
-  results.push(...(await pool(built, o.concurrency, (e) => runExample(env, e, flavour))));
+  results.push(...(await mapLimit(built, o.concurrency, (e) => runExample(env, e, flavour))));
   return results;
 }
 

@@ -68,3 +68,16 @@ describe("release assets", () => {
     );
   });
 });
+
+test("npm run release refuses a missing registry and a version other than package.json's, before building anything", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  const none = spawnSync(process.execPath, [main], { encoding: "utf8" });
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /--registry is required/);
+  const other = spawnSync(process.execPath, [main, "--registry", "r.example/x", "--version", "9.9.9"], {
+    encoding: "utf8",
+  });
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /--version 9\.9\.9: package\.json says \d+\.\d+\.\d+/);
+});

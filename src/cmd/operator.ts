@@ -14,7 +14,7 @@ import { startProbeServer } from "../lib/probe-server.ts";
 import { LeaderElector } from "../kube/leader-election.ts";
 import { WorkQueue } from "../kube/work-queue.ts";
 import { AdmissionGuard } from "../operator/admission-guard.ts";
-import { Controller } from "../operator/controller.ts";
+import { Controller, type RunEnd } from "../operator/controller.ts";
 import { parseDuration, parsePositiveInt, UsageError } from "./flags.ts";
 
 export interface OperatorOptions {
@@ -184,7 +184,7 @@ export async function runOperator(args: string[]): Promise<number> {
       await controller.run(stop.signal);
       return 0;
     }
-    const term = { lost: false };
+    const term: { lost: boolean; end?: RunEnd } = { lost: false };
     const elector = new LeaderElector({
       http,
       namespace: opts.leaseNamespace,
@@ -204,8 +204,12 @@ export async function runOperator(args: string[]): Promise<number> {
           metrics.leader.set(1);
           log.info({ lease: `${opts.leaseNamespace}/${opts.leaseName}` }, "Became the leader; reconciling");
           // The elector releases the Lease only once this has returned: no write after the handover.
-          return controller.run(signal);
+          return controller.run(signal).then((end) => {
+            term.end = end;
+          });
         },
+        // Writes cut in flight at the grace period's end may still land: let the Lease expire.
+        mayRelease: () => term.end?.settled !== false,
         onStoppedLeading(wasLost) {
           metrics.leader.set(0);
           term.lost = wasLost;

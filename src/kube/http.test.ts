@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { after, describe, test } from "node:test";
 import type { ClusterCredentials } from "./credentials.ts";
-import { KubeHttp } from "./http.ts";
+import { DrainingClient, KubeHttp } from "./http.ts";
 
 /** A local HTTP server standing in for the apiserver; handle decides what it does with each request. */
 async function server(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{
@@ -84,13 +84,45 @@ describe("KubeHttp", () => {
     assert.deepEqual(seen, ['DELETE {"preconditions":{"uid":"u"}}', "GET "]);
   });
 
-  test("a client bound to a signal aborts its requests when the signal does", async () => {
-    const { http } = await server(() => {
-      // Never answers.
+  test("a draining client sends nothing once stopped, lets what was sent finish, and aborts it when cut", async () => {
+    const answers: (() => void)[] = [];
+    const seen: string[] = [];
+    const { http } = await server((req, res) => {
+      seen.push(`${req.method ?? ""} ${req.url ?? ""}`);
+      answers.push(() => res.writeHead(200, { "content-type": "application/json" }).end("{}"));
     });
     const stop = new AbortController();
-    const pending = http.withSignal(stop.signal).request("GET", "/api/v1/pods");
+    const draining = new DrainingClient(http, stop.signal);
+    const sent = draining.request("POST", "/api/v1/namespaces/ns/pods", { body: {} });
+    const cutLater = draining.request("POST", "/api/v1/namespaces/ns/configmaps", { body: {} });
+    while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     stop.abort();
-    await assert.rejects(pending, (err: Error) => err.name === "KubeApiError");
+    await assert.rejects(draining.request("GET", "/api/v1/pods"), /stopping: the request was not sent/);
+    answers[0]?.();
+    assert.deepEqual(await sent, {}, "a request sent before the stop runs on to its answer");
+    assert.equal(draining.settled, true);
+    draining.cut();
+    await assert.rejects(cutLater, (err: Error) => err.name === "KubeApiError");
+    await draining.idle();
+    assert.equal(draining.settled, false, "a request was cut in flight");
+    assert.deepEqual(seen, ["POST /api/v1/namespaces/ns/pods", "POST /api/v1/namespaces/ns/configmaps"]);
+  });
+
+  test("a draining client aborts its streams when stopped", async () => {
+    const { http } = await server((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write("\n");
+    });
+    const stop = new AbortController();
+    const watching = new DrainingClient(http, stop.signal).stream("/api/v1/pods", {
+      query: { watch: true },
+      onLine: () => undefined,
+      signal: new AbortController().signal,
+      idleMs: 60_000,
+      onOpen: () => {
+        stop.abort();
+      },
+    });
+    await assert.rejects(watching);
   });
 });

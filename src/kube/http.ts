@@ -22,7 +22,7 @@ export const WATCH_HEADER_TIMEOUT_MS = 30_000;
 
 /**
  * What callers of the API use: one request, or one watch stream. KubeHttp is
- * one; `KubeHttp.withSignal` gives another that aborts with a signal.
+ * one; `DrainingClient` wraps one for work that must stop cleanly.
  */
 export interface KubeClient {
   request<T>(method: string, path: string, options?: CallOptions): Promise<T>;
@@ -116,21 +116,6 @@ export class KubeHttp implements KubeClient {
     this.#kc = kc;
     this.#server = new URL(cluster.server);
     this.#userAgent = options.userAgent;
-  }
-
-  /**
-   * The same client, with every request and stream also aborted by signal:
-   * work done on behalf of something that can be cancelled (a reconcile, a
-   * term as leader) stops at once when it is.
-   */
-  withSignal(signal: AbortSignal): KubeClient {
-    const both = (own: AbortSignal | undefined): AbortSignal =>
-      own ? AbortSignal.any([own, signal]) : signal;
-    return {
-      request: <T>(method: string, path: string, options: CallOptions = {}) =>
-        this.request<T>(method, path, { ...options, signal: both(options.signal) }),
-      stream: (path, options) => this.stream(path, { ...options, signal: both(options.signal) }),
-    };
   }
 
   get config(): ClusterCredentials {
@@ -316,6 +301,62 @@ export class KubeHttp implements KubeClient {
       });
       req.end(body);
     });
+  }
+}
+
+/**
+ * A client for work that must end cleanly, such as a term as leader. Once stop
+ * aborts, a new request fails at once without leaving the process and streams
+ * (reads) are aborted, while requests already sent run on to their answer: an
+ * answer proves the server has seen the request, while an aborted request may
+ * still reach it later. So once idle() resolves the server has seen every
+ * request this client will ever make, unless cut() had to abort some.
+ */
+export class DrainingClient implements KubeClient {
+  readonly #inner: KubeClient;
+  readonly #stop: AbortSignal;
+  readonly #cut = new AbortController();
+  #inFlight = 0;
+  #wasCut = false;
+  #idle: (() => void)[] = [];
+
+  constructor(inner: KubeClient, stop: AbortSignal) {
+    this.#inner = inner;
+    this.#stop = stop;
+  }
+
+  async request<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+    if (this.#stop.aborted) {
+      throw new KubeApiError(method, path, 0, undefined, new Error("stopping: the request was not sent"));
+    }
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#cut.signal]) : this.#cut.signal;
+    this.#inFlight++;
+    try {
+      return await this.#inner.request<T>(method, path, { ...options, signal });
+    } finally {
+      if (--this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  stream(path: string, options: StreamOptions): Promise<void> {
+    return this.#inner.stream(path, { ...options, signal: AbortSignal.any([options.signal, this.#stop]) });
+  }
+
+  /** Resolves once no request is in flight. */
+  idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Aborts the requests still in flight (their fate on the server is then unknown). */
+  cut(): void {
+    if (this.#inFlight > 0) this.#wasCut = true;
+    this.#cut.abort();
+  }
+
+  /** True unless cut() aborted a request that had been sent. */
+  get settled(): boolean {
+    return !this.#wasCut;
   }
 }
 

@@ -84,6 +84,7 @@ function candidate(
   leases: FakeLeases,
   identity: string,
   work?: (signal: AbortSignal) => Promise<void>,
+  mayRelease?: () => boolean,
 ): Candidate {
   const elector = new LeaderElector({
     http: leases,
@@ -107,6 +108,7 @@ function candidate(
       onStoppedLeading(lost) {
         c.events.push(lost ? "lost" : "stopped");
       },
+      ...(mayRelease ? { mayRelease } : {}),
     },
     stop.signal,
   );
@@ -253,6 +255,33 @@ describe("LeaderElector", () => {
     await a.done;
     assert.deepEqual(order, ["work aborted, still finishing", "holder a", "work returned"]);
     assert.equal(leases.lease.spec.holderIdentity, "");
+    assert.deepEqual(a.events, ["started", "stopped"]);
+  });
+
+  test("work that stops with writes unanswered leaves the Lease to expire rather than hand it over", async () => {
+    const clock = new FakeClock();
+    const leases = new FakeLeases();
+    let asked = false;
+    const a = candidate(
+      clock,
+      leases,
+      "a",
+      (signal) =>
+        new Promise((resolve) => {
+          signal.addEventListener("abort", () => {
+            resolve();
+          });
+        }),
+      () => {
+        asked = true;
+        return false;
+      },
+    );
+    await tick(clock, 100);
+    a.stop.abort();
+    await a.done;
+    assert.ok(asked);
+    assert.equal(leases.lease?.spec?.holderIdentity, "a", "released although a write may still land");
     assert.deepEqual(a.events, ["started", "stopped"]);
   });
 

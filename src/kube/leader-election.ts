@@ -32,6 +32,13 @@ export interface LeaderCallbacks {
    */
   onStartedLeading(signal: AbortSignal): Promise<void> | void;
   /**
+   * Asked on a graceful stop once the work has returned: false when the work
+   * could not see its last writes answered (one may still reach the
+   * apiserver). The Lease is then left to expire instead of released, which
+   * gives those writes the lease duration to land before anyone else leads.
+   */
+  mayRelease?(): boolean;
+  /**
    * Leading has ended: lost is true when the Lease was lost rather than given
    * up. A lost Lease is reported at once, without waiting for the work: the
    * caller should exit. Never called if this candidate never led.
@@ -145,7 +152,12 @@ export class LeaderElector {
     }
     // Graceful: our writers have stopped before the Lease is handed over.
     await work.catch(() => undefined);
-    if (this.#releaseOnCancel) await this.#release();
+    if (callbacks.mayRelease?.() === false) {
+      this.#log(
+        this.#fields(),
+        "Writes were still in flight when the work stopped; leaving the lease to expire",
+      );
+    } else if (this.#releaseOnCancel) await this.#release();
     callbacks.onStoppedLeading(false);
   }
 

@@ -7,7 +7,7 @@ import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
 import { GROUP, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL } from "../api/names.ts";
 import { Discovery, resourcePath } from "../kube/discovery.ts";
 import { ApiEventRecorder } from "../kube/events.ts";
-import type { KubeClient, KubeHttp } from "../kube/http.ts";
+import { DrainingClient, type KubeHttp } from "../kube/http.ts";
 import type { ServiceAccountRef } from "../kube/identity.ts";
 import { Informer } from "../kube/informer.ts";
 import { InformerGroup } from "../kube/informer-group.ts";
@@ -45,6 +45,13 @@ export interface ControllerOptions {
   watchTimeoutSeconds?: number;
   /** Why nothing may be provisioned now (admission-guard.ts); every CPA then reports it. */
   admissionProblem?: () => string | undefined;
+  /** How long requests already sent may run on once run() is stopped (default 10 s). */
+  shutdownGraceMs?: number;
+}
+
+/** How run() ended: settled is false when requests still in flight at the grace period's end were aborted. */
+export interface RunEnd {
+  settled: boolean;
 }
 
 export class Controller {
@@ -77,15 +84,37 @@ export class Controller {
   }
 
   /**
-   * Reconciles until the signal aborts. Then it takes no more keys, aborts the
-   * passes in flight (every request they make carries the signal) and resolves
-   * once every worker has returned: after that it writes nothing.
+   * Reconciles until the signal aborts. Then it takes no more keys and sends no
+   * new request; requests already sent run on to their answer for up to the
+   * grace period, and are aborted after it. It resolves once every worker has
+   * returned and nothing is in flight: after that it writes nothing, and unless
+   * the grace period ran out the apiserver has seen every write it made.
    */
-  async run(signal: AbortSignal): Promise<void> {
+  async run(signal: AbortSignal): Promise<RunEnd> {
+    const clock = this.#opts.clock ?? systemClock;
+    const http = new DrainingClient(this.#opts.http, signal);
+    let grace: { cancel(): void } | undefined;
+    const startGrace = (): void => {
+      grace = clock.setTimeout(() => {
+        http.cut();
+      }, this.#opts.shutdownGraceMs ?? 10_000);
+    };
+    if (signal.aborted) startGrace();
+    else signal.addEventListener("abort", startGrace, { once: true });
+    try {
+      await this.#run(signal, http, clock);
+      await http.idle();
+      return { settled: http.settled };
+    } finally {
+      signal.removeEventListener("abort", startGrace);
+      grace?.cancel();
+      this.#informers = [];
+    }
+  }
+
+  async #run(signal: AbortSignal, http: DrainingClient, clock: Clock): Promise<void> {
     const { log } = this.#opts;
     const namespaces: readonly (string | undefined)[] = this.#opts.namespaces ?? [undefined];
-    const http: KubeClient = this.#opts.http.withSignal(signal);
-    const clock = this.#opts.clock ?? systemClock;
     const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
     const watchTimeoutSeconds = this.#opts.watchTimeoutSeconds;
     const informer = <T extends KubeObject>(
@@ -188,7 +217,6 @@ export class Controller {
     if (signal.aborted) {
       this.queue.shutDown();
       await informersDone;
-      this.#informers = [];
       return;
     }
     log.info({ cpas: cpas.list().length }, "Caches synced; reconciling");
@@ -242,7 +270,6 @@ export class Controller {
     );
     await statusLane.stop();
     await informersDone;
-    this.#informers = [];
   }
 }
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { commandsOf, documentedCommands, stripComment } from "./doc-commands.ts";
-import { NOT_RUN, notRunEntry } from "./doc-commands-not-run.ts";
+import { mayRun, NOT_RUN, notRunEntry } from "./doc-commands-not-run.ts";
 import { repoRoot } from "./plane/config.ts";
 
 const commands = (markdown: string): string[] => commandsOf(markdown, "x.md").map((c) => c.command);
@@ -89,6 +89,24 @@ describe("the documented commands of this repository", () => {
         ),
     ).map((e) => String(e.command));
     assert.deepEqual(stale, []);
+  });
+
+  test("a command that runs with a variable may run only when it is set, and a test reads that variable", () => {
+    const entry = NOT_RUN.find((e) => e.runsWith !== undefined);
+    assert.ok(entry?.runsWith);
+    assert.equal(mayRun(entry, {}), false);
+    assert.equal(mayRun(entry, { [entry.runsWith]: "/src/original" }), true);
+    const others = NOT_RUN.filter((e) => e.runsWith === undefined);
+    assert.ok(others.every((e) => !mayRun(e, { [entry.runsWith ?? ""]: "/src/original" })));
+    for (const e of NOT_RUN.filter((n) => n.runsWith !== undefined)) {
+      const tests = readdirSync(join(repoRoot, "test", "integration"))
+        .map((f) => readFileSync(join(repoRoot, "test", "integration", f), "utf8"))
+        .join("\n");
+      assert.ok(
+        tests.includes(`process.env["${e.runsWith ?? ""}"]`),
+        `no integration test reads ${e.runsWith ?? ""}`,
+      );
+    }
   });
 
   test("the npm scripts the not-run commands name exist, and each such command names one of them", () => {

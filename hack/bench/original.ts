@@ -51,6 +51,8 @@ const goEnv = (): NodeJS.ProcessEnv => ({
   ...process.env,
   GOTOOLCHAIN: "local",
   GOFLAGS: "-mod=mod -buildvcs=false",
+  // Static, as the original's release images are: the same binary runs on the host and in an image FROM scratch.
+  CGO_ENABLED: "0",
 });
 
 /** The first released version in a CHANGELOG (`## [v1.4.2]`), else "unknown". */
@@ -59,7 +61,8 @@ export function changelogVersion(text: string): string {
   return "unknown";
 }
 
-async function prepare(
+/** One original: built (or found) where the environment points, or why not, in words. */
+export async function prepareOriginal(
   name: OriginalName,
   env: NodeJS.ProcessEnv,
   log: (line: string) => void,
@@ -75,7 +78,7 @@ async function prepare(
   const version = existsSync(changelog) ? changelogVersion(readFileSync(changelog, "utf8")) : "unknown";
   const binDir = join(cacheDir, "originals");
   mkdirSync(binDir, { recursive: true });
-  const binary = join(binDir, `${name}-${version}`);
+  const binary = join(binDir, `${name}-${version}-static`);
   if (existsSync(binary)) return { name, version, binary, from, buildSeconds: undefined };
   log(`originals: building the ${name} ${version} from ${from} (nice 19; modules from the Go module proxy)`);
   const started = Date.now();
@@ -105,7 +108,7 @@ export async function prepareOriginals(
     // Only needed to build from source; a binary works without it.
   }
   for (const name of Object.keys(ORIGINALS) as OriginalName[]) {
-    const got = await prepare(name, env, log);
+    const got = await prepareOriginal(name, env, log);
     if (typeof got === "string") result.absent[name] = got;
     else result[name] = got;
   }

@@ -7,11 +7,13 @@
 // written.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { parseAllDocuments, stringify } from "yaml";
+import { prepareOriginal } from "../../hack/bench/original.ts";
+import { POD_HASH_ANNOTATION } from "../../src/api/names.ts";
 import { clusterBundle, namespacedBundle } from "../../hack/bundles.ts";
 import { Journey } from "../../hack/journey.ts";
 import { ContainerRunner } from "../../hack/local-pods/container-runner.ts";
@@ -357,4 +359,155 @@ describe("the Helm chart", () => {
     await gone(["crd", CRD]);
     await gone(["rolebinding", "cpa-operator", "-n", team]);
   });
+
+  // The original operator's chart at v1.4.2 as its release workflow packages it, its
+  // operator built from the same source (its FROM replaced, as the compatibility
+  // check does), then docs/migrating.md's steps for a Helm install, run as written.
+  const originalSource = process.env["CPA_ORIGINAL_OPERATOR"];
+  test(
+    "from the original's own Helm chart: installed with a CPA it provisioned, then docs/migrating.md's steps to ours keep the CPA and its objects",
+    {
+      skip: originalSource
+        ? false
+        : "CPA_ORIGINAL_OPERATOR is not set: point it at a checkout of jthomperoo/custom-pod-autoscaler-operator (git archive v1.4.2) to run the migration from its chart",
+    },
+    async (t) => {
+      assert.ok(originalSource);
+      const built = await prepareOriginal("operator", process.env, (line) =>
+        process.stderr.write(`${line}\n`),
+      );
+      if (typeof built === "string") assert.fail(built);
+      const dir = mkdtempSync(join(tmpdir(), "cpa-original-chart-"));
+      // The image its chart names (custompodautoscaler/operator:VERSION): the binary on an empty base.
+      cpSync(built.binary, join(dir, "operator"));
+      writeFileSync(
+        join(dir, "Dockerfile"),
+        'FROM scratch\nCOPY operator /operator\nUSER 65532:65532\nENTRYPOINT ["/operator"]\n',
+      );
+      await images.build(`docker.io/custompodautoscaler/operator:${built.version}`, dir);
+      // Its release workflow: the version written into Chart.yaml, then helm package.
+      cpSync(join(originalSource, "helm"), join(dir, "helm"), { recursive: true });
+      const chartFile = join(dir, "helm", "Chart.yaml");
+      writeFileSync(
+        chartFile,
+        readFileSync(chartFile, "utf8").replace(/^version: 0\.0\.0$/m, `version: ${built.version}`),
+      );
+      await helmOk(["package", join(dir, "helm"), "-d", dir]);
+      const OLD = "custom-pod-autoscaler-operator";
+      t.after(async () => {
+        await helm(["uninstall", OLD, "-n", "default"]);
+        await kubectl([
+          "delete",
+          "deployment,serviceaccount",
+          OLD,
+          `${OLD}-cluster`,
+          "-n",
+          "default",
+          "--ignore-not-found",
+        ]);
+        await kubectl(["delete", "clusterrolebinding,clusterrole", OLD, "--ignore-not-found"]);
+      });
+      await helmOk(["install", OLD, join(dir, `${OLD}-${built.version}.tgz`), "-n", "default"]);
+      await ok(["rollout", "status", `deployment/${OLD}`, "-n", "default", "--timeout=120s"]);
+
+      const namespace = await testNamespace(t);
+      await ok(
+        ["apply", "-n", namespace, "-f", "-"],
+        `${stringify(target("web", "3"))}---\n${stringify(cpa("web-scaler", "web"))}`,
+      );
+      const kinds = ["serviceaccount", "role", "rolebinding"] as const;
+      const uids = async (): Promise<Record<string, string>> => {
+        const out: Record<string, string> = { cpa: await uidOf(namespace, "web-scaler") };
+        for (const kind of kinds) {
+          const res = await kubectl([
+            "get",
+            kind,
+            "web-scaler",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.metadata.uid}",
+          ]);
+          out[kind] = res.code === 0 ? res.stdout.trim() : "";
+        }
+        return out;
+      };
+      // The original provisions the CPA, and its autoscaler (our runtime) scales under the original's Role.
+      await eventually(
+        "the original operator to provision web-scaler",
+        async () => (Object.values(await uids()).every((u) => u !== "") ? true : undefined),
+        120_000,
+      );
+      await eventually(
+        "web to reach 3 replicas under the original operator",
+        async () =>
+          (
+            await ok(["get", "deployment", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}"])
+          ).trim() === "3"
+            ? true
+            : undefined,
+        120_000,
+      );
+      const before = await uids();
+      const originalPod = (
+        await ok(["get", "pod", "web-scaler", "-n", namespace, "-o", "jsonpath={.metadata.uid}"])
+      ).trim();
+
+      const work = DocShell.of(t, { namespace, cwd: dir, env: helmEnv });
+      const sh = shell(t, namespace);
+      await work.run("kubectl get cpa -A -o yaml > cpa-backup.yaml");
+      await work.run("kubectl delete secret -n default -l owner=helm,name=custom-pod-autoscaler-operator");
+      const listed = await work.run("helm list -n default");
+      assert.doesNotMatch(listed.stdout, /custom-pod-autoscaler-operator/, "Helm forgot the release");
+      await work.run("kubectl delete deployment custom-pod-autoscaler-operator -n default");
+      await work.run("kubectl delete serviceaccount custom-pod-autoscaler-operator-cluster -n default");
+      await work.run("kubectl delete clusterrolebinding custom-pod-autoscaler-operator");
+      await work.run("kubectl delete clusterrole custom-pod-autoscaler-operator");
+      assert.deepEqual(
+        await uids(),
+        before,
+        "removing the original operator kept the CRD, the CPA and its objects",
+      );
+
+      // The CRD is the original release's: given to ours, then ours installed.
+      assert.match(
+        await ok(["get", "crd", CRD, "-o", "jsonpath={.metadata.annotations}"]),
+        /"meta\.helm\.sh\/release-name":"custom-pod-autoscaler-operator"/,
+      );
+      await sh.run(
+        `kubectl annotate crd ${CRD} meta.helm.sh/release-name=cpa meta.helm.sh/release-namespace=cpa-system --overwrite`,
+      );
+      await sh.run(`kubectl label crd ${CRD} app.kubernetes.io/managed-by=Helm --overwrite`);
+      await sh.run("helm install cpa charts/cpa -n cpa-system --create-namespace");
+      await sh.run("kubectl label namespace cpa-system pod-security.kubernetes.io/enforce=restricted");
+      t.after(async () => {
+        await helm(["uninstall", "cpa", "-n", "cpa-system"]);
+        await kubectl(["delete", "cpa", "--all", "-n", namespace, "--wait=true"]);
+        await kubectl(["delete", "crd", CRD, "--ignore-not-found"]);
+      });
+      await rolledOut("cpa-system");
+
+      // Ours adopts what the original made: the same objects, the Role narrowed, the Pod rebuilt once.
+      await journey.cpaReady(namespace, "web-scaler");
+      assert.deepEqual(
+        await uids(),
+        before,
+        "the CPA, its ServiceAccount, Role and RoleBinding are the same objects",
+      );
+      const role = JSON.parse(await ok(["get", "role", "web-scaler", "-n", namespace, "-o", "json"])) as {
+        rules: { verbs: string[] }[];
+      };
+      assert.ok(
+        role.rules.every((r) => !r.verbs.includes("*")),
+        "the original's every-verb Role is narrowed",
+      );
+      const pod = JSON.parse(await ok(["get", "pod", "web-scaler", "-n", namespace, "-o", "json"])) as {
+        metadata: { uid: string; annotations?: Record<string, string> };
+      };
+      assert.notEqual(pod.metadata.uid, originalPod, "the autoscaler Pod is one ours built");
+      assert.ok(pod.metadata.annotations?.[POD_HASH_ANNOTATION]);
+      await ok(["label", "-n", namespace, "deployment/web", "numPods=5", "--overwrite"]);
+      await reach(namespace, "web", 5);
+    },
+  );
 });

@@ -31,6 +31,11 @@ export class InformerGroup<T extends KubeObject> {
     return this.members.flatMap((m) => m.list());
   }
 
+  /** The cached objects an indexer maps to value, from every member. */
+  byIndex(index: string, value: string): T[] {
+    return this.members.flatMap((m) => m.byIndex(index, value));
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     await Promise.all(this.members.map((m) => m.run(signal)));
   }

@@ -1,8 +1,12 @@
-// A shared-informer-like cache of one kind: list, then watch from the list's
-// resourceVersion with bookmarks; relist on 410 Gone; restart with backoff on
-// any error; and a watchdog that abandons a stream that has gone silent.
+// A shared-informer-like cache of one kind: list in pages, then watch from the
+// list's resourceVersion with bookmarks; relist on 410 Gone; restart with
+// backoff on any error; and a watchdog that abandons a stream that has gone
+// silent. Indexes find objects by a value (an owner's uid) without a scan.
 // Handlers get the object that changed; controllers map it to a work-queue key
 // and never branch on the event type.
+//
+// A relist updates the cache in place, a page at a time: the cache never holds
+// two copies, and no response holds more than a page.
 import type { Logger } from "pino";
 import { sleep, systemClock, type Clock } from "../lib/clock.ts";
 import { KubeApiError, type KubeClient } from "./http.ts";
@@ -25,10 +29,39 @@ export interface InformerOptions {
    * cache holds its result. Default: the object as the API sent it.
    */
   transform?: (obj: KubeObject) => KubeObject;
+  /** Items per LIST page (client-go's reflector asks for 500); 0 asks for all in one response. */
+  pageSize?: number;
+  /**
+   * Runs each list. Informers that share one gate (listGate()) list one at a
+   * time, so their peaks do not add up at start or after an outage.
+   */
+  listGate?: ListGate;
+  /**
+   * Whether a change is worth telling the handlers (the cache takes it either
+   * way). Additions and deletions always are. Default: every change.
+   */
+  relevant?: (old: KubeObject, next: KubeObject) => boolean;
+  /** Indexes by name: each gives the values an object is found under with byIndex(). */
+  indexers?: Readonly<Record<string, Indexer>>;
 }
 
+export type Indexer = (obj: KubeObject) => readonly string[];
+export type ListGate = <R>(list: () => Promise<R>) => Promise<R>;
+
+/** A gate that runs one list at a time, in the order they asked. */
+export function listGate(): ListGate {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <R>(list: () => Promise<R>): Promise<R> => {
+    const turn = tail.then(list, list);
+    tail = turn.catch(() => undefined);
+    return turn;
+  };
+}
+
+export const DEFAULT_PAGE_SIZE = 500;
+
 interface ListResponse<T> {
-  metadata: { resourceVersion: string };
+  metadata: { resourceVersion: string; continue?: string };
   items: T[];
 }
 
@@ -54,6 +87,8 @@ export class Informer<T extends KubeObject> {
   readonly #opts: InformerOptions;
   readonly #clock: Clock;
   readonly #store = new Map<string, T>();
+  /** index name → value → keys of the objects found under it */
+  readonly #indices = new Map<string, Map<string, Set<string>>>();
   readonly #handlers: Handler<T>[] = [];
   #synced = false;
   #syncWaiters: (() => void)[] = [];
@@ -79,6 +114,17 @@ export class Informer<T extends KubeObject> {
 
   list(): T[] {
     return [...this.#store.values()];
+  }
+
+  /** The cached objects an indexer maps to value. */
+  byIndex(index: string, value: string): T[] {
+    if (!this.#opts.indexers?.[index]) throw new Error(`no index ${index} on ${this.#opts.path}`);
+    const keys = this.#indices.get(index)?.get(value);
+    if (!keys) return [];
+    return [...keys].flatMap((k) => {
+      const obj = this.#store.get(k);
+      return obj ? [obj] : [];
+    });
   }
 
   get restarts(): number {
@@ -133,28 +179,30 @@ export class Informer<T extends KubeObject> {
   }
 
   async #list(signal: AbortSignal): Promise<void> {
-    const res = await this.#opts.http.request<ListResponse<T>>("GET", this.#opts.path, {
-      query: { labelSelector: this.#opts.labelSelector },
-      signal,
-    });
+    const gate = this.#opts.listGate ?? ((list) => list());
     const seen = new Set<string>();
-    for (const raw of res.items) {
-      const item = this.#keep(raw);
-      const key = keyOf(item);
-      seen.add(key);
-      this.#store.set(key, item);
-      this.#emit(item);
-    }
+    const resourceVersion = await gate(async () => {
+      try {
+        return await this.#pages(seen, this.#opts.pageSize ?? DEFAULT_PAGE_SIZE, signal);
+      } catch (err) {
+        if (!(err instanceof ContinueExpired)) throw err;
+        // The snapshot the pages came from was compacted away mid-list: list
+        // again in one response, at the latest state, as client-go's pager does.
+        this.#opts.log.debug({ path: this.#opts.path }, "List continue token expired; listing in full");
+        seen.clear();
+        return await this.#pages(seen, 0, signal);
+      }
+    });
     // What the list no longer has was deleted while we were not watching.
     for (const [key, old] of this.#store) {
       if (!seen.has(key)) {
-        this.#store.delete(key);
+        this.#remove(key);
         this.#emit(old);
       }
     }
-    this.#resourceVersion = res.metadata.resourceVersion;
+    this.#resourceVersion = resourceVersion;
     this.#opts.log.debug(
-      { path: this.#opts.path, items: res.items.length, resourceVersion: this.#resourceVersion },
+      { path: this.#opts.path, items: seen.size, resourceVersion: this.#resourceVersion },
       "Listed",
     );
     this.#staleSince = undefined;
@@ -162,6 +210,39 @@ export class Informer<T extends KubeObject> {
       this.#synced = true;
       for (const w of this.#syncWaiters) w();
       this.#syncWaiters = [];
+    }
+  }
+
+  /** Lists page by page into the cache, noting each key in seen; resolves with the list's resourceVersion. */
+  async #pages(seen: Set<string>, limit: number, signal: AbortSignal): Promise<string> {
+    let token: string | undefined;
+    for (;;) {
+      let res: ListResponse<T>;
+      try {
+        res = await this.#opts.http.request<ListResponse<T>>("GET", this.#opts.path, {
+          query: {
+            labelSelector: this.#opts.labelSelector,
+            ...(limit > 0 ? { limit } : {}),
+            ...(token === undefined ? {} : { continue: token }),
+          },
+          signal,
+        });
+      } catch (err) {
+        if (token !== undefined && err instanceof KubeApiError && err.status === 410)
+          throw new ContinueExpired(err.message);
+        throw err;
+      }
+      for (const raw of res.items) {
+        const item = this.#keep(raw);
+        const key = keyOf(item);
+        seen.add(key);
+        const old = this.#store.get(key);
+        this.#put(key, item);
+        this.#emit(item, old);
+      }
+      // An empty token, as some servers send, is the last page too.
+      token = res.metadata.continue === "" ? undefined : res.metadata.continue;
+      if (token === undefined) return res.metadata.resourceVersion;
     }
   }
 
@@ -221,12 +302,15 @@ export class Informer<T extends KubeObject> {
       case "BOOKMARK":
         break;
       case "ADDED":
-      case "MODIFIED":
-        this.#store.set(keyOf(obj), obj);
-        this.#emit(obj);
+      case "MODIFIED": {
+        const key = keyOf(obj);
+        const old = this.#store.get(key);
+        this.#put(key, obj);
+        this.#emit(obj, old);
         break;
+      }
       case "DELETED":
-        this.#store.delete(keyOf(obj));
+        this.#remove(keyOf(obj));
         this.#emit(obj);
         break;
     }
@@ -237,7 +321,37 @@ export class Informer<T extends KubeObject> {
     return this.#opts.transform ? (this.#opts.transform(obj) as T) : obj;
   }
 
-  #emit(obj: T): void {
+  #put(key: string, obj: T): void {
+    this.#remove(key);
+    this.#store.set(key, obj);
+    for (const [index, values] of Object.entries(this.#opts.indexers ?? {})) {
+      let byValue = this.#indices.get(index);
+      if (!byValue) this.#indices.set(index, (byValue = new Map<string, Set<string>>()));
+      for (const value of values(obj)) {
+        let keys = byValue.get(value);
+        if (!keys) byValue.set(value, (keys = new Set()));
+        keys.add(key);
+      }
+    }
+  }
+
+  #remove(key: string): void {
+    const old = this.#store.get(key);
+    if (!old) return;
+    this.#store.delete(key);
+    for (const [index, values] of Object.entries(this.#opts.indexers ?? {})) {
+      const byValue = this.#indices.get(index);
+      for (const value of values(old)) {
+        const keys = byValue?.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) byValue?.delete(value);
+      }
+    }
+  }
+
+  /** Tells the handlers, unless this is a change the relevant option calls irrelevant. */
+  #emit(obj: T, old?: T): void {
+    if (old && this.#opts.relevant && !this.#opts.relevant(old, obj)) return;
     for (const h of this.#handlers) {
       try {
         h(obj);
@@ -247,6 +361,9 @@ export class Informer<T extends KubeObject> {
     }
   }
 }
+
+/** A continued LIST answered 410: its snapshot is gone. */
+class ContinueExpired extends Error {}
 
 /** Read through a call: TypeScript would otherwise narrow `signal.aborted` across awaits. */
 function isAborted(signal: AbortSignal): boolean {

@@ -9,7 +9,7 @@ import { Discovery, resourcePath } from "../kube/discovery.ts";
 import { ApiEventRecorder } from "../kube/events.ts";
 import { DrainingClient, type KubeHttp } from "../kube/http.ts";
 import type { ServiceAccountRef } from "../kube/identity.ts";
-import { Informer } from "../kube/informer.ts";
+import { Informer, listGate, type InformerOptions } from "../kube/informer.ts";
 import { InformerGroup } from "../kube/informer-group.ts";
 import { keyOf, type KubeObject } from "../kube/objects.ts";
 import { runWorkers, WorkQueue } from "../kube/work-queue.ts";
@@ -19,7 +19,7 @@ import type { OperatorMetrics } from "../lib/metrics.ts";
 import { keepFor } from "./cache.ts";
 import { Expectations } from "./expectations.ts";
 import { StatusLane } from "./status-lane.ts";
-import { controllerOf } from "./ownership.ts";
+import { CONTROLLER_INDEX, controllerOf, controllerUid, cpaChangeMatters } from "./ownership.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
 import { resolveScaleTarget } from "./target.ts";
 
@@ -117,10 +117,13 @@ export class Controller {
     const namespaces: readonly (string | undefined)[] = this.#opts.namespaces ?? [undefined];
     const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
     const watchTimeoutSeconds = this.#opts.watchTimeoutSeconds;
+    // One list at a time, across every kind and namespace: at start, and when an
+    // outage makes them all relist, their peaks would otherwise add up.
+    const gate = listGate();
     const informer = <T extends KubeObject>(
       type: Parameters<typeof resourcePath>[0],
       kind: Parameters<typeof keepFor>[0],
-      labelSelector?: string,
+      options: Pick<InformerOptions, "labelSelector" | "relevant" | "indexers">,
     ): InformerGroup<T> =>
       new InformerGroup(
         namespaces.map(
@@ -134,7 +137,8 @@ export class Controller {
                 clock,
                 // Only what the reconciler reads is cached (cache.ts).
                 transform: keepFor(kind),
-                ...(labelSelector ? { labelSelector } : {}),
+                listGate: gate,
+                ...options,
                 ...(watchTimeoutSeconds === undefined ? {} : { watchTimeoutSeconds }),
               }),
             ] as const,
@@ -143,11 +147,14 @@ export class Controller {
     const cpas = informer<CustomPodAutoscaler>(
       { group: GROUP, version: "v1", resource: PLURAL },
       "CustomPodAutoscaler",
+      // Status-only writes (every autoscaler's, every interval) queue nothing.
+      { relevant: cpaChangeMatters },
     );
-    const serviceAccounts = informer<V1ServiceAccount>(ServiceAccounts, "ServiceAccount", owned);
-    const roles = informer<V1Role>(Roles, "Role", owned);
-    const roleBindings = informer<V1RoleBinding>(RoleBindings, "RoleBinding", owned);
-    const pods = informer<V1Pod>(Pods, "Pod", owned);
+    const ownedKind = { labelSelector: owned, indexers: { [CONTROLLER_INDEX]: controllerUid } };
+    const serviceAccounts = informer<V1ServiceAccount>(ServiceAccounts, "ServiceAccount", ownedKind);
+    const roles = informer<V1Role>(Roles, "Role", ownedKind);
+    const roleBindings = informer<V1RoleBinding>(RoleBindings, "RoleBinding", ownedKind);
+    const pods = informer<V1Pod>(Pods, "Pod", ownedKind);
     const groups = [cpas, serviceAccounts, roles, roleBindings, pods] as InformerGroup<KubeObject>[];
     this.#informers = groups.flatMap((g) => g.members);
 
@@ -249,9 +256,14 @@ export class Controller {
       this.#opts.workers ?? 4,
       async (key) => {
         const end = metrics?.reconcileDuration.startTimer();
+        const started = clock.monotonic();
         try {
           const result = await reconcile(key, deps);
           metrics?.reconciles.inc({ result: result.requeueAfterMs === undefined ? "success" : "requeue" });
+          log.debug(
+            { cpa: key, ms: Math.round(clock.monotonic() - started), requeueAfterMs: result.requeueAfterMs },
+            "Reconciled",
+          );
           if (result.requeueAfterMs === undefined) return undefined;
           return { requeueAfterMs: result.requeueAfterMs, ...(result.backOff ? { backOff: true } : {}) };
         } finally {

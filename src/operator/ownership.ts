@@ -8,6 +8,35 @@ export function controllerOf(obj: KubeObject): V1OwnerReference | undefined {
   return obj.metadata?.ownerReferences?.find((r) => r.controller === true);
 }
 
+/** The informer index of owned kinds: by the uid of the object's controller. */
+export const CONTROLLER_INDEX = "controller-uid";
+
+/** The index's values for an object: its controller's uid, if it has one. Pure. */
+export const controllerUid = (obj: KubeObject): readonly string[] => {
+  const uid = controllerOf(obj)?.uid;
+  return uid ? [uid] : [];
+};
+
+/**
+ * Whether a change of a CPA can change what the operator does: its spec (the
+ * generation), the labels and annotations it reads, its deletion, or its being
+ * another object of the same name. Status writes, which every autoscaler makes
+ * every interval, are not: they reach the cache but queue no reconcile. Pure.
+ */
+export function cpaChangeMatters(old: KubeObject, next: KubeObject): boolean {
+  const read = (o: KubeObject): string => {
+    const m = o.metadata ?? {};
+    return canonicalJson([
+      m.uid,
+      m.generation,
+      Boolean(m.deletionTimestamp),
+      m.labels ?? {},
+      m.annotations ?? {},
+    ]);
+  };
+  return read(old) !== read(next);
+}
+
 export type Ownership = "ours" | "previous-incarnation" | "foreign";
 
 /**

@@ -33,7 +33,7 @@ import { Expectations } from "./expectations.ts";
 import { desiredRole } from "./desired/role.ts";
 import { desiredRoleBinding } from "./desired/role-binding.ts";
 import { desiredServiceAccount } from "./desired/service-account.ts";
-import { differs, ownershipOf, roleRefChanged } from "./ownership.ts";
+import { CONTROLLER_INDEX, differs, ownershipOf, roleRefChanged } from "./ownership.ts";
 import { pauseOf } from "./pause.ts";
 import { podHealth } from "./pod-health.ts";
 import { effectiveSpec } from "./spec.ts";
@@ -41,7 +41,8 @@ import { computeStatus, isStatusCurrent, type PodState, type Problem } from "./s
 
 export interface Cache<T> {
   get(key: string): T | undefined;
-  list(): T[];
+  /** The cached objects an index maps to value (CONTROLLER_INDEX: those a CPA of that uid controls). */
+  byIndex(index: string, value: string): T[];
 }
 
 export interface ReconcileDeps {
@@ -454,7 +455,7 @@ async function reconcilePod(
 /** Deletes the Pods this CPA made, but the one named keep. */
 async function deleteOurPods(pass: Pass, keep: string | undefined, because: string): Promise<void> {
   const ns = pass.cpa.metadata.namespace;
-  for (const pod of pass.deps.pods.list()) {
+  for (const pod of pass.deps.pods.byIndex(CONTROLLER_INDEX, pass.cpa.metadata.uid ?? "")) {
     const name = pod.metadata?.name;
     if (pod.metadata?.namespace !== ns || name === keep || pod.metadata.deletionTimestamp) continue;
     if (ownershipOf(pod, pass.cpa) !== "ours") continue;

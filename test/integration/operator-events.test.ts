@@ -1,0 +1,127 @@
+// Which events reconcile a CPA. Every autoscaler writes its CPA's status every
+// interval; at thousands of CPAs, reconciling each of those writes would be
+// most of the operator's work for nothing. Only a change of the spec, of the
+// labels or annotations, or the deletion queues a CPA; its owned objects'
+// events still do. One worker (--workers=1) takes keys in the order they were
+// queued, so once a later key's pass is logged, any pass queued before it is
+// logged too: the test waits on that, never on a timer.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { stringify } from "yaml";
+import { eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { repoFile, startOperator, type Operator } from "../support/processes.ts";
+
+let operator: Operator;
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const fn of cleanups) await fn();
+});
+
+before(async () => {
+  const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
+  assert.equal(res.code, 0, res.stderr);
+  // Its Pods would only be kwok fakes here; the test runs the operator as a local process instead.
+  await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
+  await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+  operator = await startOperator(
+    (fn) => {
+      cleanups.push(fn);
+    },
+    ["--workers=1", "--log-level=debug"],
+  );
+});
+
+async function ok(args: string[], input?: string): Promise<string> {
+  const res = await kubectl(args, input);
+  assert.equal(res.code, 0, `kubectl ${args.join(" ")}: ${res.stderr}`);
+  return res.stdout;
+}
+
+/** The passes the operator has logged for namespace/name. */
+function passes(key: string): number {
+  let n = 0;
+  for (const line of operator.output().split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; cpa?: string };
+      if (entry.msg === "Reconciled" && entry.cpa === key) n++;
+    } catch {
+      // Not a log line of the operator's.
+    }
+  }
+  return n;
+}
+
+const cpa = (name: string): object => ({
+  apiVersion: "custompodautoscaler.com/v1",
+  kind: "CustomPodAutoscaler",
+  metadata: { name },
+  spec: {
+    // An image the fake node only pretends to run: its Pod's status stays as it is.
+    template: {
+      spec: { containers: [{ name, image: "cpa-events-fixture:none", imagePullPolicy: "Never" }] },
+    },
+    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "web" },
+  },
+});
+
+describe("what reconciles a CPA", () => {
+  test("a status-only write queues no reconcile; a label change does", async (t) => {
+    const namespace = await testNamespace(t);
+    const web = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web" },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "web" } },
+        template: {
+          metadata: { labels: { app: "web" } },
+          spec: { containers: [{ name: "web", image: "registry.k8s.io/pause:3.10" }] },
+        },
+      },
+    };
+    await ok(
+      ["apply", "-n", namespace, "-f", "-"],
+      [web, cpa("a"), cpa("b")].map((o) => stringify(o)).join("---\n"),
+    );
+    for (const name of ["a", "b"])
+      await ok(["wait", "-n", namespace, `cpa/${name}`, "--for=condition=Ready", "--timeout=60s"]);
+    const a = `${namespace}/a`;
+    const b = `${namespace}/b`;
+    // A pass queued before this marker has been logged once the marker's pass is.
+    const mark = async (label: string): Promise<void> => {
+      const before = passes(b);
+      await ok(["label", "-n", namespace, "cpa/b", `mark=${label}`, "--overwrite"]);
+      await eventually(`b's pass for mark=${label}`, () =>
+        Promise.resolve(passes(b) > before ? true : undefined),
+      );
+    };
+    await mark("settled");
+    const settled = passes(a);
+
+    // What every autoscaler does each interval: its part of the status.
+    await ok([
+      "patch",
+      "-n",
+      namespace,
+      "cpa/a",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { currentReplicas: 1, desiredReplicas: 1 } }),
+    ]);
+    assert.equal(
+      JSON.parse(await ok(["get", "-n", namespace, "cpa/a", "-o", "jsonpath={.status.desiredReplicas}"])),
+      1,
+      "the status write landed",
+    );
+    await mark("after-status");
+    assert.equal(passes(a), settled, "a status-only write reconciled the CPA");
+
+    // The control: a change the operator reads does reconcile.
+    await ok(["annotate", "-n", namespace, "cpa/a", "note=changed"]);
+    await mark("after-annotation");
+    assert.equal(passes(a), settled + 1, "an annotation change reconciled the CPA once");
+  });
+});

@@ -35,6 +35,8 @@ export const conditionsSchema = array(conditionSchema, {
 export const ConditionType = {
   Ready: "Ready",
   Provisioned: "Provisioned",
+  /** Whether the spec.config entries pass the runtime's own checks, as far as the operator can tell. */
+  ConfigValid: "ConfigValid",
   AbleToScale: "AbleToScale",
   ScalingActive: "ScalingActive",
   ScalingLimited: "ScalingLimited",
@@ -42,6 +44,8 @@ export const ConditionType = {
 
 export const Reason = {
   Provisioned: "Provisioned",
+  ConfigValid: "ConfigValid",
+  InvalidConfig: "InvalidConfig",
   AutoscalerRunning: "AutoscalerRunning",
   AutoscalerNotReady: "AutoscalerNotReady",
   AutoscalerRestarting: "AutoscalerRestarting",

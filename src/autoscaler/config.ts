@@ -145,6 +145,36 @@ export function resolveConfig(file: Record<string, unknown>, path: string, env: 
   return { config, sources, unknownKeys: unknown.map((k) => k.path), warnings };
 }
 
+/**
+ * What can be told wrong of config entries given as environment variables
+ * alone (a CPA's spec.config, seen by the operator): each known key's value
+ * parsed and checked against the schema, as the runtime will. Problems that
+ * depend on the image's config.yaml, which only the runtime sees (a required
+ * key, one entry against a key of the file), are not reported. Pure.
+ */
+export function envEntryProblems(env: Readonly<Record<string, string>>): string[] {
+  const problems: string[] = [];
+  const sources: Record<string, Source> = {};
+  const merged: Record<string, unknown> = structuredClone(DEFAULTS);
+  for (const key of KNOWN_KEYS) {
+    const raw = env[key];
+    if (raw === undefined) continue;
+    const parsed = parseEnvValue(key, raw);
+    if ("error" in parsed) problems.push(parsed.error);
+    else merged[key] = parsed.value;
+    sources[key] = { kind: "env" };
+  }
+  if (validator(merged)) return problems;
+  const fromEnv = (e: ErrorObject): boolean => {
+    const top = e.instancePath.split("/")[1];
+    return top !== undefined && sources[top]?.kind === "env";
+  };
+  return [
+    ...problems,
+    ...collapse((validator.errors ?? []).filter(fromEnv)).map((e) => explain(e, merged, sources)),
+  ];
+}
+
 /** A stage with logStderr in both places, set differently: the original's place wins. */
 function logStderrWarnings(config: Record<string, unknown>): string[] {
   return STAGE_KEYS.flatMap((stage) => {

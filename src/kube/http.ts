@@ -82,6 +82,9 @@ export const isNamespaceTerminating = (err: unknown): boolean =>
   err instanceof KubeApiError &&
   err.status === 403 &&
   (err.apiStatus?.details?.causes ?? []).some((c) => c.reason === "NamespaceTerminating");
+/** The object sent is invalid (400 Bad Request, 422 Invalid): only a different object can pass. */
+export const isInvalid = (err: unknown): boolean =>
+  err instanceof KubeApiError && (err.status === 400 || err.status === 422);
 /** Errors a retry cannot fix: the request itself is wrong, or not allowed. */
 export const isTerminal = (err: unknown): boolean =>
   err instanceof KubeApiError && [400, 403, 422].includes(err.status);

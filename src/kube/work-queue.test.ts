@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { FakeClock } from "../lib/fake-clock.ts";
-import { runWorkers, WorkQueue, type WorkQueueOptions } from "./work-queue.ts";
+import { runWorkers, SLOW_BASE_MS, WorkQueue, type WorkQueueOptions } from "./work-queue.ts";
 
 function setup(options: WorkQueueOptions = {}): { queue: WorkQueue; clock: FakeClock } {
   const clock = new FakeClock();
@@ -330,6 +330,41 @@ describe("runWorkers", () => {
       [0, 500, 1500, 3500, 6500],
     );
     assert.equal(queue.numRequeues("a"), 0, "the clean pass forgot the backoff");
+    queue.shutDown();
+    await running;
+  });
+
+  test("a terminal pass comes back on the slow backoff, from 30 s doubling up to requeueAfterMs, beyond the queue's maximum", async () => {
+    const { queue, clock } = setup();
+    const passes: number[] = [];
+    const running = runWorkers(
+      queue,
+      1,
+      async () => {
+        passes.push(clock.now());
+        await flush();
+        return { requeueAfterMs: 10 * 60_000, terminal: true };
+      },
+      () => assert.fail("no handler fails"),
+    );
+    queue.add("a");
+    for (const wait of [0, SLOW_BASE_MS, 60_000, 120_000, 240_000, 480_000, 600_000]) {
+      clock.advance(wait);
+      for (let i = 0; i < 4; i++) await flush();
+    }
+    const start = passes[0] ?? 0;
+    assert.deepEqual(
+      passes.map((t) => (t - start) / 1000),
+      [0, 30, 90, 210, 450, 930, 1530],
+    );
+    // An event (the CPA changed) brings it at once, and forget() starts the backoff afresh.
+    queue.forget("a");
+    queue.add("a");
+    for (let i = 0; i < 4; i++) await flush();
+    assert.equal(passes.length, 8);
+    clock.advance(SLOW_BASE_MS);
+    for (let i = 0; i < 4; i++) await flush();
+    assert.equal(passes.length, 9, "back to the first step of the slow backoff");
     queue.shutDown();
     await running;
   });

@@ -69,6 +69,18 @@ export class WorkQueue {
     this.addAfter(key, Math.min(this.#baseDelayMs * 2 ** failures, this.#maxDelayMs, capMs));
   }
 
+  /**
+   * Adds key after a backoff of its own, slower than addRateLimited's: baseMs
+   * doubling with each requeue since the last forget(), up to capMs (which may
+   * exceed the queue's maximum). For keys whose work cannot succeed until
+   * something changes that usually also queues them at once.
+   */
+  addSlowly(key: string, baseMs: number, capMs: number): void {
+    const failures = this.numRequeues(key);
+    this.#failures.set(key, failures + 1);
+    this.addAfter(key, Math.min(baseMs * 2 ** Math.min(failures, 20), capMs));
+  }
+
   forget(key: string): void {
     this.#failures.delete(key);
   }
@@ -135,7 +147,16 @@ export class WorkQueue {
 export interface Requeue {
   requeueAfterMs: number;
   backOff?: boolean;
+  /**
+   * The work cannot succeed as things are (a spec that cannot work): the key
+   * comes back on a slow backoff from SLOW_BASE_MS, doubling up to
+   * requeueAfterMs, and sooner only when an event queues it.
+   */
+  terminal?: boolean;
 }
+
+/** Where a terminal key's backoff starts. */
+export const SLOW_BASE_MS = 30_000;
 
 // void in the union lets a plain `async (key) => { ... }` be a handler.
 // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
@@ -156,7 +177,8 @@ export async function runWorkers(
     for (let key = await queue.get(); key !== undefined; key = await queue.get()) {
       try {
         const result = await handler(key);
-        if (result?.backOff) queue.addRateLimited(key, result.requeueAfterMs);
+        if (result?.terminal) queue.addSlowly(key, SLOW_BASE_MS, result.requeueAfterMs);
+        else if (result?.backOff) queue.addRateLimited(key, result.requeueAfterMs);
         else {
           queue.forget(key);
           if (result) queue.addAfter(key, result.requeueAfterMs);

@@ -159,6 +159,8 @@ export class Controller {
     this.#informers = groups.flatMap((g) => g.members);
 
     cpas.onChange((cpa) => {
+      // A change the operator reads (informer filter): a CPA that was backing off starts afresh, now.
+      this.queue.forget(keyOf(cpa));
       this.queue.add(keyOf(cpa));
     });
     // Events on owned objects: the cache now shows the operator's own create
@@ -261,11 +263,20 @@ export class Controller {
           const result = await reconcile(key, deps);
           metrics?.reconciles.inc({ result: result.requeueAfterMs === undefined ? "success" : "requeue" });
           log.debug(
-            { cpa: key, ms: Math.round(clock.monotonic() - started), requeueAfterMs: result.requeueAfterMs },
+            {
+              cpa: key,
+              ms: Math.round(clock.monotonic() - started),
+              requeueAfterMs: result.requeueAfterMs,
+              ...(result.terminal ? { terminal: true } : {}),
+            },
             "Reconciled",
           );
           if (result.requeueAfterMs === undefined) return undefined;
-          return { requeueAfterMs: result.requeueAfterMs, ...(result.backOff ? { backOff: true } : {}) };
+          return {
+            requeueAfterMs: result.requeueAfterMs,
+            ...(result.backOff ? { backOff: true } : {}),
+            ...(result.terminal ? { terminal: true } : {}),
+          };
         } finally {
           end?.();
         }

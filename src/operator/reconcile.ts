@@ -4,7 +4,7 @@
 // it changed. An unchanged CPA costs zero writes.
 import type { V1Pod, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { Reason } from "../api/conditions.ts";
+import { ConditionType, Reason, type Condition } from "../api/conditions.ts";
 import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
 import { API_VERSION, GROUP, KIND, PLURAL, POD_HASH_ANNOTATION } from "../api/names.ts";
 import { resourcePath, UnresolvedKindError, type ResolvedResource } from "../kube/discovery.ts";
@@ -13,6 +13,7 @@ import {
   isAlreadyExists,
   isNamespaceTerminating,
   isNotFound,
+  isInvalid,
   isTerminal,
   KubeApiError,
   type KubeClient,
@@ -34,6 +35,7 @@ import { desiredRole } from "./desired/role.ts";
 import { desiredRoleBinding } from "./desired/role-binding.ts";
 import { desiredServiceAccount } from "./desired/service-account.ts";
 import { CONTROLLER_INDEX, differs, ownershipOf, roleRefChanged } from "./ownership.ts";
+import { configProblems } from "./config-check.ts";
 import { pauseOf } from "./pause.ts";
 import { podHealth } from "./pod-health.ts";
 import { effectiveSpec } from "./spec.ts";
@@ -71,6 +73,8 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
   /** The pass found problems: come back after the CPA's backoff, at most requeueAfterMs. */
   backOff?: boolean;
+  /** Every problem is one only a change can fix: come back on the slow backoff, at most requeueAfterMs. */
+  terminal?: boolean;
 }
 
 /**
@@ -81,6 +85,8 @@ export interface ReconcileResult {
  * delay and double up to this.
  */
 const RETRY_PROBLEM_MS = 60_000;
+/** The slowest retry of a CPA whose problems are all terminal (the CPA changing queues it at once). */
+export const RETRY_TERMINAL_MAX_MS = 10 * 60_000;
 const RETRY_SOON_MS = 2_000;
 
 interface Pass {
@@ -146,7 +152,11 @@ async function finish(key: string, pass: Pass, pod: PodState): Promise<Reconcile
   const { cpa, deps } = pass;
   const ns = cpa.metadata.namespace;
   const name = cpa.metadata.name;
-  const status = computeStatus(cpa, { problems: pass.problems, pod }, deps.now());
+  const status = computeStatus(
+    cpa,
+    { problems: pass.problems, pod, configProblems: configProblems(cpa) },
+    deps.now(),
+  );
   const settling = pendingJustCreated(pod, pass);
   const current = isStatusCurrent(cpa.status, status);
   if (settling !== undefined) {
@@ -167,9 +177,11 @@ async function finish(key: string, pass: Pass, pod: PodState): Promise<Reconcile
       { conditions: status.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`) },
       "Updated status",
     );
-    recordTransitions(pass, pod);
+    recordTransitions(pass, pod, status.conditions);
   }
   recordActions(pass);
+  if (pass.problems.length > 0 && pass.problems.every((p) => p.terminal === true))
+    return { requeueAfterMs: RETRY_TERMINAL_MAX_MS, terminal: true };
   if (pass.problems.length > 0)
     return {
       requeueAfterMs: Math.min(pass.requeueAfterMs ?? RETRY_PROBLEM_MS, RETRY_PROBLEM_MS),
@@ -246,6 +258,7 @@ async function resolveTarget(pass: Pass): Promise<ResolvedResource | undefined> 
       pass.problems.push({
         reason: Reason.TargetUnresolved,
         message: `${ref.kind} ${ref.name} cannot be autoscaled: ${target.resource} has no /scale subresource`,
+        terminal: true,
       });
     }
     return target;
@@ -253,9 +266,9 @@ async function resolveTarget(pass: Pass): Promise<ResolvedResource | undefined> 
     if (!(err instanceof UnresolvedKindError)) throw err;
     pass.problems.push({
       reason: Reason.TargetUnresolved,
-      message: `spec.scaleTargetRef: ${err.message}; is its CRD installed? Retrying`,
+      message: `spec.scaleTargetRef: ${err.message}; is its CRD installed? Retrying with a growing delay, or at once when the CustomPodAutoscaler changes`,
+      terminal: true,
     });
-    pass.requeueAfterMs = 30_000;
     return undefined;
   }
 }
@@ -301,6 +314,7 @@ async function reconcileServiceAccount(pass: Pass, provision: boolean): Promise<
   const own = deps.operatorServiceAccount;
   if (own?.namespace === ns && own.name === name) {
     pass.problems.push({
+      terminal: true,
       reason: Reason.ServiceAccountForbidden,
       message:
         `the autoscaler Pod may not run as ServiceAccount ${name}: it is the operator's own, so no autoscaler Pod runs. ` +
@@ -360,6 +374,7 @@ function isOwnershipProblem(pass: Pass, live: KubeObject, what: string, advice: 
       return true;
     case "foreign":
       pass.problems.push({
+        terminal: true,
         reason: Reason.ResourceExists,
         message: `${what} already exists and is not managed by this CustomPodAutoscaler; ${advice}`,
       });
@@ -427,6 +442,7 @@ async function reconcilePod(
   const pause = pauseOf(cpa.metadata.annotations);
   if (pause.kind === "invalid") {
     pass.problems.push({
+      terminal: true,
       reason: Reason.InvalidPausedReplicas,
       message: `annotation v1.custompodautoscaler.com/paused-replicas must be a whole number of replicas, got "${pause.value}"; autoscaling continues`,
     });
@@ -475,6 +491,8 @@ async function createPod(pass: Pass, desired: V1Pod, name: string): Promise<PodS
     pass.problems.push({
       reason: Reason.PodRejected,
       message: `Pod ${name} was rejected: ${apiMessage(err)}`,
+      // Invalid as built from spec.template; a 403 (Pod Security, a quota) may pass later.
+      ...(isInvalid(err) ? { terminal: true } : {}),
     });
   }
   return { state: "pending", name, message: pendingMessage(name, undefined) };
@@ -556,13 +574,16 @@ async function deleteIgnoringGone(pass: Pass, type: ResourceType, obj: KubeObjec
 }
 
 /** Warnings for new problems, and pause transitions, recorded when the status changes. */
-function recordTransitions(pass: Pass, pod: PodState): void {
+function recordTransitions(pass: Pass, pod: PodState, after: readonly Condition[]): void {
   const { cpa, deps } = pass;
   const before = cpa.status?.conditions ?? [];
   const previousMessages = new Set(before.map((c) => c.message));
   for (const p of pass.problems) {
     if (!previousMessages.has(p.message)) deps.events.record(cpa, "Warning", p.reason, p.message);
   }
+  const config = after.find((c) => c.type === ConditionType.ConfigValid);
+  if (config?.status === "False" && !previousMessages.has(config.message))
+    deps.events.record(cpa, "Warning", config.reason, config.message);
   const wasPaused = before.some((c) => c.type === "Ready" && c.reason === Reason.Paused);
   if (pod.state === "paused" && !wasPaused) {
     deps.events.record(cpa, "Normal", "Paused", `Autoscaling paused at ${pod.replicas} replicas`);

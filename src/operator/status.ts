@@ -10,6 +10,11 @@ import { canonicalJson } from "../lib/canonical-json.ts";
 export interface Problem {
   reason: string;
   message: string;
+  /**
+   * The CPA cannot work as it is written (or as things outside the operator's
+   * sight are): retrying soon cannot help, changing the CPA can.
+   */
+  terminal?: boolean;
 }
 
 export type PodState =
@@ -28,6 +33,8 @@ export type PodState =
 export interface Outcome {
   problems: Problem[];
   pod: PodState;
+  /** What is wrong with spec.config (operator/config-check.ts); never stops the Pod. */
+  configProblems?: readonly string[];
 }
 
 /** The fields of the status that the operator writes. */
@@ -38,7 +45,11 @@ export type OperatorStatus = Pick<
   conditions: Condition[];
 };
 
-const OPERATOR_CONDITIONS: readonly string[] = [ConditionType.Provisioned, ConditionType.Ready];
+const OPERATOR_CONDITIONS: readonly string[] = [
+  ConditionType.Provisioned,
+  ConditionType.Ready,
+  ConditionType.ConfigValid,
+];
 
 export function computeStatus(cpa: CustomPodAutoscaler, outcome: Outcome, now: Date): OperatorStatus {
   const generation = cpa.metadata.generation ?? 0;
@@ -64,8 +75,27 @@ export function computeStatus(cpa: CustomPodAutoscaler, outcome: Outcome, now: D
     observedGeneration: generation,
     reference: `${ref.kind}/${ref.name}`,
     ...(podName ? { podName } : {}),
-    conditions: [provisioned, ready],
+    conditions: [provisioned, ready, configCondition(outcome.configProblems ?? [], condition)],
   };
+}
+
+function configCondition(
+  problems: readonly string[],
+  condition: (type: string, status: Condition["status"], reason: string, message: string) => Condition,
+): Condition {
+  return problems.length > 0
+    ? condition(
+        ConditionType.ConfigValid,
+        "False",
+        Reason.InvalidConfig,
+        `spec.config: ${problems.join("; ")}. The autoscaler will refuse this configuration at start, unless its image's config.yaml or runtime makes it valid`,
+      )
+    : condition(
+        ConditionType.ConfigValid,
+        "True",
+        Reason.ConfigValid,
+        "The spec.config entries pass the runtime's checks (the image's config.yaml is checked by the autoscaler at start)",
+      );
 }
 
 function readyCondition(

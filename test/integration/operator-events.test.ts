@@ -37,20 +37,29 @@ async function ok(args: string[], input?: string): Promise<string> {
   return res.stdout;
 }
 
-/** The passes the operator has logged for namespace/name. */
-function passes(key: string): number {
-  let n = 0;
+interface PassLine {
+  msg?: string;
+  cpa?: string;
+  requeueAfterMs?: number;
+  terminal?: boolean;
+}
+
+/** The passes the operator has logged for namespace/name, oldest first. */
+function passLines(key: string): PassLine[] {
+  const out: PassLine[] = [];
   for (const line of operator.output().split("\n")) {
     if (!line.startsWith("{")) continue;
     try {
-      const entry = JSON.parse(line) as { msg?: string; cpa?: string };
-      if (entry.msg === "Reconciled" && entry.cpa === key) n++;
+      const entry = JSON.parse(line) as PassLine;
+      if (entry.msg === "Reconciled" && entry.cpa === key) out.push(entry);
     } catch {
       // Not a log line of the operator's.
     }
   }
-  return n;
+  return out;
 }
+
+const passes = (key: string): number => passLines(key).length;
 
 const cpa = (name: string): object => ({
   apiVersion: "custompodautoscaler.com/v1",
@@ -123,5 +132,84 @@ describe("what reconciles a CPA", () => {
     await ok(["annotate", "-n", namespace, "cpa/a", "note=changed"]);
     await mark("after-annotation");
     assert.equal(passes(a), settled + 1, "an annotation change reconciled the CPA once");
+  });
+
+  test("a CPA that cannot work as written reports why and waits on the slow backoff; changing it retries at once", async (t) => {
+    const namespace = await testNamespace(t);
+    // A ServiceAccount of the CPA's name that it does not own: nothing the operator can fix.
+    await ok(["create", "serviceaccount", "c", "-n", namespace]);
+    await ok(["apply", "-n", namespace, "-f", "-"], stringify(cpa("c")));
+    const key = `${namespace}/c`;
+    await eventually("the ResourceExists condition", async () => {
+      const reason = await ok([
+        "get",
+        "-n",
+        namespace,
+        "cpa/c",
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Ready")].reason}',
+      ]);
+      return reason.trim() === "ResourceExists" ? true : undefined;
+    });
+    await eventually("a pass that finds only that", () =>
+      Promise.resolve(passLines(key).at(-1)?.terminal ? true : undefined),
+    );
+    const last = passLines(key).at(-1);
+    assert.equal(last?.terminal, true, "the problem is terminal: the slow backoff, not the usual one");
+    assert.equal(last.requeueAfterMs, 10 * 60_000, "retried at most every 10 minutes");
+
+    // The fix the condition names: remove the ServiceAccount; the CPA changing brings a pass at once.
+    await ok(["delete", "serviceaccount", "c", "-n", namespace]);
+    const before = passes(key);
+    await ok(["annotate", "-n", namespace, "cpa/c", "retry=1"]);
+    await eventually("a pass for the change", () => Promise.resolve(passes(key) > before ? true : undefined));
+    await ok(["wait", "-n", namespace, "cpa/c", "--for=condition=Ready", "--timeout=60s"]);
+  });
+});
+
+describe("spec.config, checked before any Pod runs", () => {
+  test("an entry the runtime would refuse is a ConfigValid=False condition and a Warning; the Pod runs all the same", async (t) => {
+    const namespace = await testNamespace(t);
+    const bad = cpa("d") as { spec: { config?: { name: string; value: string }[] } };
+    bad.spec.config = [
+      { name: "interval", value: "ten" },
+      { name: "MY_SETTING", value: "anything" },
+    ];
+    await ok(["apply", "-n", namespace, "-f", "-"], stringify(bad));
+    const message = await eventually("ConfigValid=False", async () => {
+      const out = await ok([
+        "get",
+        "-n",
+        namespace,
+        "cpa/d",
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="ConfigValid")].status}/{.status.conditions[?(@.type=="ConfigValid")].message}',
+      ]);
+      return out.startsWith("False/") ? out.slice("False/".length) : undefined;
+    });
+    assert.match(
+      message,
+      /^spec\.config: interval: expected a whole number, got "ten" \(from env var interval\)/,
+    );
+    assert.doesNotMatch(message, /MY_SETTING/, "names the runtime does not read are the scripts' own");
+    await eventually("the Warning event", async () => {
+      const events = await ok([
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        "involvedObject.name=d,reason=InvalidConfig,type=Warning",
+        "-o",
+        "name",
+      ]);
+      return events.trim() ? true : undefined;
+    });
+    await ok(["wait", "-n", namespace, "pod/d", "--for=condition=Ready", "--timeout=60s"]);
+
+    // Fixed: the condition turns True.
+    bad.spec.config = [{ name: "interval", value: "15000" }];
+    await ok(["apply", "-n", namespace, "-f", "-"], stringify(bad));
+    await ok(["wait", "-n", namespace, "cpa/d", "--for=condition=ConfigValid", "--timeout=60s"]);
   });
 });

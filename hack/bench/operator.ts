@@ -67,6 +67,12 @@ export interface ProvisionResult {
   resyncReconciles: number;
   resyncSeconds: number;
   resyncCpuSeconds: number;
+  /**
+   * A fresh operator process over the N provisioned CPAs (ours only): seconds
+   * from its start to ready (every cache listed), the writes it made until
+   * settled (target 0), its peak RSS and CPU seconds.
+   */
+  restart?: { readySeconds: number; writes: number; peakRssMb: number; cpuSeconds: number };
   /** The operator's CPU seconds from the first create until settled. */
   provisionCpuSeconds: number;
   rssMb: { beforeCpas: number; settled: number; peak: number };
@@ -415,6 +421,8 @@ export async function provision(
             resyncCpuSeconds: Number.NaN,
             peak: procSample(pid),
           };
+    const restart =
+      which.kind === "ours" ? await observeRestart(cluster, operator, n, opts, cleanups) : undefined;
     const latencies = [...podAdded].map(([name, at]) => at - (cpaAdded.get(name) ?? Number.NaN));
     const writesByMethod = diff(settled.writes, before.writes);
     return {
@@ -428,6 +436,7 @@ export async function provision(
       writesPerCpaSettled: round(total(writesByMethod) / n),
       writesByMethod,
       ...resync,
+      ...(restart ? { restart } : {}),
       provisionCpuSeconds: round(procSettled.cpuSeconds - procBefore.cpuSeconds),
       rssMb: {
         beforeCpas: round(procBefore.rssMb),
@@ -441,6 +450,30 @@ export async function provision(
     opts.log(`operator N=${n}: deleting ${namespace} and waiting for it to go`);
     await deleteNamespace(http, namespace);
   }
+}
+
+/** Stops the operator and starts a fresh one over the N CPAs: how long until ready, and what it writes. */
+async function observeRestart(
+  cluster: Cluster,
+  operator: RunningOperator,
+  n: number,
+  opts: OperatorBenchOptions,
+  cleanups: (() => Promise<void>)[],
+): Promise<NonNullable<ProvisionResult["restart"]>> {
+  opts.log(`operator N=${n}: restarting it over the ${n} CPAs`);
+  await operator.stop();
+  const t0 = nowMs();
+  const again = await startOurs(cluster, opts);
+  cleanups.push(() => again.stop());
+  const readySeconds = round((nowMs() - t0) / 1000);
+  const settled = await settledWrites(again, 3000);
+  const sample = procSample(again.pid);
+  return {
+    readySeconds,
+    writes: total(settled.writes),
+    peakRssMb: round(sample.peakRssMb),
+    cpuSeconds: round(sample.cpuSeconds),
+  };
 }
 
 /** Waits for the next periodic resync to pass over every CPA and counts what it wrote. */

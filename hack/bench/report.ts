@@ -155,6 +155,8 @@ function steadySection(r: Results): string {
     return [
       p.n,
       `${p.resyncWrites} (${verdict(p.resyncWrites === 0)})`,
+      p.restart ? `${p.restart.writes} (${verdict(p.restart.writes === 0)})` : "-",
+      p.restart ? `${p.restart.readySeconds} / ${p.restart.peakRssMb} / ${p.restart.cpuSeconds}` : "-",
       p.resyncReconciles,
       p.resyncSeconds,
       p.resyncCpuSeconds,
@@ -167,6 +169,8 @@ function steadySection(r: Results): string {
     [
       "N",
       "resync writes (0)",
+      "restart writes (0)",
+      "restart: ready s / peak RSS MB / CPU s",
       "reconciles",
       "resync s",
       "resync CPU s",

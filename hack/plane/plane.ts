@@ -504,7 +504,8 @@ function kwokArgs(kubeconfig: string, port: number, extraStages: string): string
 
 /** One untainted fake node, large enough for every test and benchmark workload. */
 function fakeNode(): object {
-  const resources = { cpu: "64", memory: "256Gi", pods: "1000" };
+  // Room for the benchmark at 5,000 CPAs (one autoscaler Pod each) beside everything else.
+  const resources = { cpu: "1000", memory: "4Ti", pods: "20000" };
   return {
     apiVersion: "v1",
     kind: "Node",

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { stringify } from "yaml";
+import { DocShell } from "../support/doc-shell.ts";
 import { eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { repoFile, startOperator, type Operator } from "../support/processes.ts";
 
@@ -161,7 +162,10 @@ describe("what reconciles a CPA", () => {
     // The fix the condition names: remove the ServiceAccount; the CPA changing brings a pass at once.
     await ok(["delete", "serviceaccount", "c", "-n", namespace]);
     const before = passes(key);
-    await ok(["annotate", "-n", namespace, "cpa/c", "retry=1"]);
+    // docs/operator.md's nudge, as written.
+    await DocShell.of(t, { namespace }).run('kubectl annotate cpa NAME retry="$(date +%s)" --overwrite', {
+      substitute: { NAME: "c" },
+    });
     await eventually("a pass for the change", () => Promise.resolve(passes(key) > before ? true : undefined));
     await ok(["wait", "-n", namespace, "cpa/c", "--for=condition=Ready", "--timeout=60s"]);
   });

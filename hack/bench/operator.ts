@@ -349,7 +349,8 @@ export async function provision(
         );
         return list.items.length === n ? true : undefined;
       },
-      120_000,
+      // The deployment controller makes about 30 a second here: 5,000 take minutes.
+      Math.max(120_000, n * 200),
       500,
     );
     const operator =

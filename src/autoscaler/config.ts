@@ -114,14 +114,7 @@ export function resolveConfig(file: Record<string, unknown>, path: string, env: 
     merged[key] = value;
     sources[key] = { kind: "file", path };
   }
-  for (const key of KNOWN_KEYS) {
-    const raw = env[key];
-    if (raw === undefined) continue;
-    const parsed = parseEnvValue(key, raw);
-    if ("error" in parsed) problems.push(parsed.error);
-    else merged[key] = parsed.value;
-    sources[key] = { kind: "env" };
-  }
+  problems.push(...readEnv(env, merged, sources));
   const unknown = findUnknownKeys(merged, configSchema);
   const warnings = [
     ...unknown.map(
@@ -156,14 +149,7 @@ export function envEntryProblems(env: Readonly<Record<string, string>>): string[
   const problems: string[] = [];
   const sources: Record<string, Source> = {};
   const merged: Record<string, unknown> = structuredClone(DEFAULTS);
-  for (const key of KNOWN_KEYS) {
-    const raw = env[key];
-    if (raw === undefined) continue;
-    const parsed = parseEnvValue(key, raw);
-    if ("error" in parsed) problems.push(parsed.error);
-    else merged[key] = parsed.value;
-    sources[key] = { kind: "env" };
-  }
+  problems.push(...readEnv(env, merged, sources));
   if (validator(merged)) return problems;
   const fromEnv = (e: ErrorObject): boolean => {
     const top = e.instancePath.split("/")[1];
@@ -188,6 +174,24 @@ function logStderrWarnings(config: Record<string, unknown>): string[] {
         `${stage}.shell.logStderr, where the original reads it, wins`,
     ];
   });
+}
+
+/** Sets into config each known key the environment gives, noting env as its source; returns what did not parse. */
+function readEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  config: Record<string, unknown>,
+  sources: Record<string, Source>,
+): string[] {
+  const problems: string[] = [];
+  for (const key of KNOWN_KEYS) {
+    const raw = env[key];
+    if (raw === undefined) continue;
+    const parsed = parseEnvValue(key, raw);
+    if ("error" in parsed) problems.push(parsed.error);
+    else config[key] = parsed.value;
+    sources[key] = { kind: "env" };
+  }
+  return problems;
 }
 
 function parseEnvValue(key: string, raw: string): { value: unknown } | { error: string } {

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { stringify } from "yaml";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { pauseDeployment } from "../support/fixtures.ts";
 import {
   freePort,
   repoFile,
@@ -63,19 +64,7 @@ const status = async (url: string): Promise<number | undefined> =>
   (await fetch(url).catch(() => undefined))?.status;
 
 async function applyCpa(namespace: string): Promise<void> {
-  const target = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: { name: "web" },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: "web" } },
-      template: {
-        metadata: { labels: { app: "web" } },
-        spec: { containers: [{ name: "web", image: "registry.k8s.io/pause:3.10" }] },
-      },
-    },
-  };
+  const target = pauseDeployment("web");
   const cpa = {
     apiVersion: "custompodautoscaler.com/v1",
     kind: "CustomPodAutoscaler",

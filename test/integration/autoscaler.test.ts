@@ -9,8 +9,9 @@ import { after, before, describe, test, type TestContext } from "node:test";
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { installBundleWithoutItsOperator } from "../support/fixtures.ts";
 import type { ImageFiles } from "../../hack/local-pods/pod-runner.ts";
-import { cleanupOf, freePort, repoFile, runCpa, runPod, startOperator } from "../support/processes.ts";
+import { cleanupOf, freePort, runCpa, runPod, startOperator } from "../support/processes.ts";
 import { seedGuide } from "../support/seed-guide.ts";
 
 const admin = adminConfig();
@@ -26,10 +27,7 @@ after(async () => {
 });
 
 before(async () => {
-  const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
-  assert.equal(res.code, 0, res.stderr);
-  await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
-  await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+  await installBundleWithoutItsOperator();
   await startOperator((fn) => {
     cleanups.push(fn);
   });

@@ -8,9 +8,10 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from "@kubernetes/
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import type { PodsMetric, ResourceMetric, ValueMetric } from "../../src/autoscaler/k8smetrics/types.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { installBundleWithoutItsOperator } from "../support/fixtures.ts";
 import { reachableFromApiserver, startMetricsApi, type MetricsApi } from "../support/metrics-api.ts";
 
-import { cleanupOf, freePort, repoFile, runPod, startOperator } from "../support/processes.ts";
+import { cleanupOf, freePort, runPod, startOperator } from "../support/processes.ts";
 
 const admin = adminConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -27,10 +28,7 @@ let metricsApi: MetricsApi;
 
 before(async () => {
   if (skip) return;
-  const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
-  assert.equal(res.code, 0, res.stderr);
-  await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
-  await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+  await installBundleWithoutItsOperator();
   metricsApi = await startMetricsApi(admin);
   cleanups.push(() => metricsApi.close());
   await startOperator((fn) => {

@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { stringify } from "yaml";
 import { DocShell } from "../support/doc-shell.ts";
+import { installBundleWithoutItsOperator, pauseDeployment } from "../support/fixtures.ts";
 import { eventually, kubectl, testNamespace } from "../support/kube.ts";
-import { repoFile, startOperator, type Operator } from "../support/processes.ts";
+import { startOperator, type Operator } from "../support/processes.ts";
 
 let operator: Operator;
 const cleanups: (() => Promise<void>)[] = [];
@@ -19,11 +20,7 @@ after(async () => {
 });
 
 before(async () => {
-  const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
-  assert.equal(res.code, 0, res.stderr);
-  // Its Pods would only be kwok fakes here; the test runs the operator as a local process instead.
-  await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
-  await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+  await installBundleWithoutItsOperator();
   operator = await startOperator(
     (fn) => {
       cleanups.push(fn);
@@ -78,19 +75,7 @@ const cpa = (name: string): object => ({
 describe("what reconciles a CPA", () => {
   test("a status-only write queues no reconcile; a label change does", async (t) => {
     const namespace = await testNamespace(t);
-    const web = {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "web" },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: "web" } },
-        template: {
-          metadata: { labels: { app: "web" } },
-          spec: { containers: [{ name: "web", image: "registry.k8s.io/pause:3.10" }] },
-        },
-      },
-    };
+    const web = pauseDeployment("web");
     await ok(
       ["apply", "-n", namespace, "-f", "-"],
       [web, cpa("a"), cpa("b")].map((o) => stringify(o)).join("---\n"),

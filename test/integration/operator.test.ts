@@ -12,7 +12,8 @@ import {
 } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import { adminConfig, eventually, kubectl, statusOf, testNamespace } from "../support/kube.ts";
-import { cleanupOf, repoFile, startOperator, type Operator } from "../support/processes.ts";
+import { installBundleWithoutItsOperator } from "../support/fixtures.ts";
+import { cleanupOf, startOperator, type Operator } from "../support/processes.ts";
 
 const admin = adminConfig();
 const core = admin.makeApiClient(CoreV1Api);
@@ -148,11 +149,7 @@ after(async () => {
 });
 
 before(async () => {
-  const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
-  assert.equal(res.code, 0, `kubectl apply -f config/cluster.yaml failed: ${res.stderr}`);
-  // Its Pods would only be kwok fakes here; the tests run the operator as a local process instead.
-  await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
-  await kubectl(["wait", "--for=condition=Established", "crd/custompodautoscalers.custompodautoscaler.com"]);
+  await installBundleWithoutItsOperator();
   operator = await startOperator(atEnd, ["--resync=2s"]);
 });
 

@@ -19,6 +19,7 @@ import { cacheDir, KUBERNETES_VERSION } from "../../hack/plane/config.ts";
 import { DocShell } from "../support/doc-shell.ts";
 import { ensureImages, podman } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
+import { pauseDeployment } from "../support/fixtures.ts";
 import { repoFile } from "../support/processes.ts";
 
 const admin = adminConfig();
@@ -168,19 +169,7 @@ describe("npm run release", () => {
       assert.equal(p.status?.phase, "Running");
     }
 
-    const target = {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "web", labels: { numPods: "3" } },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: "web" } },
-        template: {
-          metadata: { labels: { app: "web" } },
-          spec: { containers: [{ name: "web", image: "registry.k8s.io/pause:3.10" }] },
-        },
-      },
-    };
+    const target = pauseDeployment("web", { labels: { numPods: "3" } });
     const cpa = {
       apiVersion: "custompodautoscaler.com/v1",
       kind: "CustomPodAutoscaler",

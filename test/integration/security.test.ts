@@ -17,6 +17,7 @@ import {
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import { TARGET_ANNOTATION_PREFIX } from "../../src/operator/admission-policy.ts";
 import { adminConfig, eventually, kubectl, kubectlAs, statusOf, testNamespace } from "../support/kube.ts";
+import { installBundleWithoutItsOperator } from "../support/fixtures.ts";
 import { repoFile, serviceAccountKubeconfig, startOperator } from "../support/processes.ts";
 
 const admin = adminConfig();
@@ -41,10 +42,7 @@ after(async () => {
 });
 
 before(async () => {
-  const res = await kubectl(["apply", "-f", repoFile("config", "cluster.yaml")]);
-  assert.equal(res.code, 0, `kubectl apply -f config/cluster.yaml failed: ${res.stderr}`);
-  await kubectl(["scale", "deployment/cpa-operator", "-n", "cpa-system", "--replicas=0"]);
-  await kubectl(["wait", "--for=condition=Established", `crd/${CRD}`]);
+  await installBundleWithoutItsOperator();
   await startOperator((fn) => cleanups.push(fn), ["--resync=2s"]);
 });
 

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { cniConfig, isolationRule, podAddresses, podNetworkAt, serviceRule } from "./pod-network.ts";
+import {
+  cniConfig,
+  isolationRule,
+  podAddresses,
+  podNetworkAt,
+  ruleNumbersWithComment,
+  serviceRule,
+} from "./pod-network.ts";
 import { registryConfig } from "./registry.ts";
 
 describe("the local Pod network", () => {
@@ -49,5 +56,23 @@ describe("the local registry's configuration", () => {
     const conf = registryConfig(5001, "/state/registry/storage");
     assert.match(conf, /^ {2}addr: 127\.0\.0\.1:5001$/m);
     assert.match(conf, /^ {4}rootdirectory: \/state\/registry\/storage$/m);
+  });
+
+  test("the rules a killed plane left for a bridge are found by their comment, highest number first", () => {
+    const listing = [
+      "Chain PREROUTING (policy ACCEPT)",
+      "num  target     prot opt source               destination",
+      "1    DNAT       6    --  0.0.0.0/0            10.96.0.1            /* cpa local plane: the kubernetes Service of cpa-pods0 */ tcp dpt:443 to:127.0.0.1:34715",
+      "2    DNAT       6    --  0.0.0.0/0            10.96.0.1            /* cpa local plane: the kubernetes Service of cpa-pods1 */ tcp dpt:443 to:127.0.0.1:4000",
+      "3    DNAT       6    --  0.0.0.0/0            10.96.0.1            /* cpa local plane: the kubernetes Service of cpa-pods0 */ tcp dpt:443 to:127.0.0.1:5000",
+    ].join("\n");
+    assert.deepEqual(
+      ruleNumbersWithComment(listing, "cpa local plane: the kubernetes Service of cpa-pods0"),
+      [3, 1],
+    );
+    assert.deepEqual(
+      ruleNumbersWithComment(listing, "cpa local plane: the kubernetes Service of cpa-pods12"),
+      [],
+    );
   });
 });

@@ -129,6 +129,33 @@ export function isolationRule(net: PodNetwork): string[] {
   ];
 }
 
+/**
+ * The numbers, highest first, of the rules in an `iptables -L CHAIN
+ * --line-numbers -n` listing that carry comment: rules a killed plane left for
+ * the bridge a new plane now takes (a stale DNAT to a dead apiserver port
+ * would win over the new one). Pure.
+ */
+export function ruleNumbersWithComment(listing: string, comment: string): number[] {
+  return listing
+    .split("\n")
+    .filter((line) => line.includes(`/* ${comment} */`))
+    .map((line) => Number.parseInt(line, 10))
+    .filter((n) => Number.isInteger(n))
+    .sort((a, b) => b - a);
+}
+
+const commentOf = (rule: readonly string[]): string => rule[rule.indexOf("--comment") + 1] ?? "";
+
+/** Deletes the rules left in rule's chain (and table) with rule's comment. */
+function removeStale(rule: readonly string[]): void {
+  const [chain = ""] = rule;
+  const table = rule[1] === "-t" ? ["-t", rule[2] ?? "filter"] : [];
+  const listing = run("iptables", [...table, "-L", chain, "--line-numbers", "-n"]);
+  if (!listing.ok) return;
+  for (const n of ruleNumbersWithComment(listing.out, commentOf(rule)))
+    run("iptables", [...table, "-D", chain, String(n)]);
+}
+
 function run(command: string, args: string[]): { ok: boolean; out: string } {
   const res = spawnSync(command, args, { encoding: "utf8" });
   if (res.error) return { ok: false, out: res.error.message };
@@ -173,6 +200,9 @@ export function createPodNetwork(apiPort: number, containersDir: string): PodNet
       must("ip", ["addr", "add", `${net.gateway}/24`, "dev", net.bridge]);
       must("ip", ["link", "set", net.bridge, "up"]);
       must("sysctl", ["-q", "-w", `net.ipv4.conf.${net.bridge}.route_localnet=1`]);
+      // The bridge was free, so any rule of its name is a killed plane's: it goes first.
+      removeStale(serviceRule(net));
+      removeStale(isolationRule(net));
       must("iptables", ["-A", ...serviceRule(net)]);
       must("iptables", ["-I", ...isolationRule(net)]);
       mkdirSync(files.dir, { recursive: true });

@@ -11,14 +11,8 @@ export interface ResourceType {
   resource: string;
 }
 
-export const ServiceAccounts: ResourceType = { group: "", version: "v1", resource: "serviceaccounts" };
+/** Pods: the autoscaler lists its target's; the operator makes the autoscaler's. */
 export const Pods: ResourceType = { group: "", version: "v1", resource: "pods" };
-export const Roles: ResourceType = { group: "rbac.authorization.k8s.io", version: "v1", resource: "roles" };
-export const RoleBindings: ResourceType = {
-  group: "rbac.authorization.k8s.io",
-  version: "v1",
-  resource: "rolebindings",
-};
 export const Events: ResourceType = { group: "", version: "v1", resource: "events" };
 
 export function objectPath(type: ResourceType, namespace: string, name: string): string {

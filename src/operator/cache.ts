@@ -1,14 +1,15 @@
 // What the operator's informer caches keep of each object: only the fields the
 // reconciler reads. A Pod as the API returns it carries its whole spec and
-// managedFields (several KB); the cache holds a few hundred bytes of it. When
-// the reconciler starts reading another field, add it here: the cache test and
-// the integration suite fail otherwise.
+// managedFields (several KB); the cache holds a few hundred bytes of it. Each
+// owned kind says what it keeps (owned/<kind>.ts, `kept`); when the reconciler
+// starts reading another field, add it there: the kinds test, the cache test
+// and the integration suite fail otherwise.
 import type { KubeObject } from "../kube/objects.ts";
-
-type Fields = readonly string[];
+import type { Kept } from "./owned/kind.ts";
+import { OWNED_KINDS } from "./owned/index.ts";
 
 /** Of every object: who it is, whose it is, and whether it is going. */
-export const METADATA_FIELDS: Fields = [
+export const METADATA_FIELDS: readonly string[] = [
   "name",
   "namespace",
   "uid",
@@ -21,25 +22,16 @@ export const METADATA_FIELDS: Fields = [
   "ownerReferences",
 ];
 
-/** Beyond metadata, per kind. */
-export const KEPT_FIELDS = {
-  CustomPodAutoscaler: ["spec", "status"],
-  // The Pod's spec is never read: a hash annotation stands for it.
-  Pod: ["status"],
-  ServiceAccount: [],
-  Role: ["rules"],
-  RoleBinding: ["roleRef", "subjects"],
-} as const satisfies Record<string, Fields>;
+/** Beyond metadata, per kind: the CPA's, and each owned kind's own. */
+export const KEPT_FIELDS: Readonly<Record<string, Kept>> = {
+  CustomPodAutoscaler: { spec: true, status: true },
+  ...Object.fromEntries(OWNED_KINDS.map((k) => [k.kind, k.kept])),
+};
 
-/** Of a Pod's status, what says whether the autoscaler runs (operator/pod-health.ts). */
-export const POD_STATUS_FIELDS: Fields = [
-  "phase",
-  "conditions",
-  "containerStatuses",
-  "initContainerStatuses",
-];
-
-function pick(obj: Record<string, unknown> | undefined, fields: Fields): Record<string, unknown> | undefined {
+function pick(
+  obj: Record<string, unknown> | undefined,
+  fields: readonly string[],
+): Record<string, unknown> | undefined {
   if (!obj) return undefined;
   const out: Record<string, unknown> = {};
   for (const f of fields) if (obj[f] !== undefined) out[f] = obj[f];
@@ -47,21 +39,22 @@ function pick(obj: Record<string, unknown> | undefined, fields: Fields): Record<
 }
 
 /** The informer transform for objects of kind. */
-export function keepFor(kind: keyof typeof KEPT_FIELDS): (obj: KubeObject) => KubeObject {
-  const fields: Fields = KEPT_FIELDS[kind];
+export function keepFor(kind: string): (obj: KubeObject) => KubeObject {
+  const kept = KEPT_FIELDS[kind];
+  if (!kept) throw new Error(`the operator caches no objects of kind ${kind}`);
+  const fields = Object.entries(kept);
   return (obj) => {
     const source = obj as Record<string, unknown>;
-    const kept: Record<string, unknown> = {
+    const out: Record<string, unknown> = {
       apiVersion: obj.apiVersion,
       kind: obj.kind,
       metadata: pick(obj.metadata as Record<string, unknown> | undefined, METADATA_FIELDS),
     };
-    for (const f of fields) {
+    for (const [f, which] of fields) {
       const value = source[f];
       if (value === undefined) continue;
-      kept[f] =
-        kind === "Pod" && f === "status" ? pick(value as Record<string, unknown>, POD_STATUS_FIELDS) : value;
+      out[f] = which === true ? value : pick(value as Record<string, unknown>, which);
     }
-    return kept;
+    return out;
   };
 }

@@ -1,7 +1,6 @@
 // Wires the informers, the work queue and the reconciler together. Every event,
 // on a CPA or on an object it owns, becomes the CPA's namespace/name key; a
 // periodic resync queues every CPA again. Workers call reconcile(key).
-import type { V1Pod, V1Role, V1RoleBinding, V1ServiceAccount } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
 import { GROUP, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PLURAL } from "../api/names.ts";
@@ -13,11 +12,12 @@ import { Informer, listGate, type InformerOptions } from "../kube/informer.ts";
 import { InformerGroup } from "../kube/informer-group.ts";
 import { keyOf, type KubeObject } from "../kube/objects.ts";
 import { runWorkers, WorkQueue } from "../kube/work-queue.ts";
-import { Pods, RoleBindings, Roles, ServiceAccounts, Writer, type ResourceType } from "../kube/writes.ts";
+import { Writer } from "../kube/writes.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
 import type { OperatorMetrics } from "../lib/metrics.ts";
 import { keepFor } from "./cache.ts";
 import { Expectations } from "./expectations.ts";
+import { OWNED_KINDS } from "./owned/index.ts";
 import { StatusLane } from "./status-lane.ts";
 import { CONTROLLER_INDEX, controllerOf, controllerUid, cpaChangeMatters } from "./ownership.ts";
 import { reconcile, type ReconcileDeps } from "./reconcile.ts";
@@ -122,7 +122,7 @@ export class Controller {
     const gate = listGate();
     const informer = <T extends KubeObject>(
       type: Parameters<typeof resourcePath>[0],
-      kind: Parameters<typeof keepFor>[0],
+      kind: string,
       options: Pick<InformerOptions, "labelSelector" | "relevant" | "indexers">,
     ): InformerGroup<T> =>
       new InformerGroup(
@@ -150,12 +150,12 @@ export class Controller {
       // Status-only writes (every autoscaler's, every interval) queue nothing.
       { relevant: cpaChangeMatters },
     );
+    // Each owned kind's informer holds only the objects labelled as the operator's, indexed by their CPA.
     const ownedKind = { labelSelector: owned, indexers: { [CONTROLLER_INDEX]: controllerUid } };
-    const serviceAccounts = informer<V1ServiceAccount>(ServiceAccounts, "ServiceAccount", ownedKind);
-    const roles = informer<V1Role>(Roles, "Role", ownedKind);
-    const roleBindings = informer<V1RoleBinding>(RoleBindings, "RoleBinding", ownedKind);
-    const pods = informer<V1Pod>(Pods, "Pod", ownedKind);
-    const groups = [cpas, serviceAccounts, roles, roleBindings, pods] as InformerGroup<KubeObject>[];
+    const ownedCaches = new Map(
+      OWNED_KINDS.map((k) => [k.kind, { kind: k, cache: informer<KubeObject>(k.type, k.kind, ownedKind) }]),
+    );
+    const groups = [cpas, ...[...ownedCaches.values()].map((o) => o.cache)] as InformerGroup<KubeObject>[];
     this.#informers = groups.flatMap((g) => g.members);
 
     cpas.onChange((cpa) => {
@@ -166,19 +166,16 @@ export class Controller {
     // Events on owned objects: the cache now shows the operator's own create
     // (expectations.ts), and the owning CPA reconciles.
     const expectations = new Expectations(clock);
-    const onOwned =
-      (type: ResourceType) =>
-      (obj: KubeObject): void => {
-        expectations.observed(Expectations.key(type.resource, obj.metadata?.namespace, obj.metadata?.name));
+    for (const { kind, cache } of ownedCaches.values())
+      cache.onChange((obj) => {
+        expectations.observed(
+          Expectations.key(kind.type.resource, obj.metadata?.namespace, obj.metadata?.name),
+        );
         const owner = controllerOf(obj);
         if (owner?.kind === KIND && owner.apiVersion.startsWith(`${GROUP}/`)) {
           this.queue.add(`${obj.metadata?.namespace ?? ""}/${owner.name}`);
         }
-      };
-    serviceAccounts.onChange(onOwned(ServiceAccounts));
-    roles.onChange(onOwned(Roles));
-    roleBindings.onChange(onOwned(RoleBindings));
-    pods.onChange(onOwned(Pods));
+      });
 
     const discovery = new Discovery(http);
     const writer = new Writer(http, FIELD_MANAGER);
@@ -202,10 +199,7 @@ export class Controller {
     });
     const deps: ReconcileDeps = {
       cpas,
-      serviceAccounts,
-      roles,
-      roleBindings,
-      pods,
+      owned: new Map([...ownedCaches].map(([name, o]) => [name, o.cache])),
       http,
       writer,
       submitStatus: (key, body) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { KubeObject } from "../kube/objects.ts";
-import { controllerUid, cpaChangeMatters } from "./ownership.ts";
+import { changedFields, controllerUid, cpaChangeMatters, differs } from "./ownership.ts";
 
 type Meta = Record<string, unknown>;
 const cpa = (metadata: Meta, status?: object): KubeObject =>
@@ -57,5 +57,28 @@ describe("the controller index", () => {
     };
     assert.deepEqual(controllerUid(owned), ["u1"]);
     assert.deepEqual(controllerUid({ metadata: {} }), []);
+  });
+});
+
+describe("what differs", () => {
+  const meta = {
+    labels: { a: "1" },
+    ownerReferences: [{ apiVersion: "x/v1", kind: "K", name: "k", uid: "u", controller: true }],
+  };
+  const obj = (extra: object): KubeObject => ({ metadata: meta, ...extra });
+
+  test("only the labels we set, our controller reference and the compared fields", () => {
+    const desired = obj({ rules: [{ verbs: ["get"] }], other: 1 });
+    assert.deepEqual(differs(obj({ rules: [{ verbs: ["get"] }], other: 2 }), desired, ["rules"]), []);
+    assert.deepEqual(differs(obj({ rules: [] }), desired, ["rules"]), ["rules"]);
+    const bare = { metadata: { labels: { a: "1", extra: "x" } }, rules: [{ verbs: ["get"] }] } as KubeObject;
+    assert.deepEqual(differs(bare, desired, ["rules"]), ["owner reference"]);
+  });
+
+  test("changedFields names each field whose content differs, in the order asked", () => {
+    const live = obj({ roleRef: { name: "a" }, subjects: [1] });
+    const desired = obj({ roleRef: { name: "b" }, subjects: [1] });
+    assert.deepEqual(changedFields(live, desired, ["subjects", "roleRef"]), ["roleRef"]);
+    assert.deepEqual(changedFields(live, obj({ subjects: [1] }), ["roleRef"]), ["roleRef"]);
   });
 });

@@ -1,4 +1,4 @@
-import type { V1OwnerReference, V1RoleBinding } from "@kubernetes/client-node";
+import type { V1OwnerReference } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
 import { KIND, GROUP } from "../api/names.ts";
 import type { KubeObject } from "../kube/objects.ts";
@@ -53,15 +53,15 @@ export function ownershipOf(obj: KubeObject, cpa: CustomPodAutoscaler): Ownershi
   return "foreign";
 }
 
-/** Compares only what we set: our labels, our controller reference, and the kind's own content. */
-export function differs(live: KubeObject, desired: KubeObject): string[] {
-  const reasons = metadataDiffers(live, desired);
+/** Compares only what we set: our labels, our controller reference, and the kind's compared fields. Pure. */
+export function differs(live: KubeObject, desired: KubeObject, compared: readonly string[]): string[] {
+  return [...metadataDiffers(live, desired), ...changedFields(live, desired, compared)];
+}
+
+/** Which of the fields differ between the live object and the desired one. Pure. */
+export function changedFields(live: KubeObject, desired: KubeObject, fields: readonly string[]): string[] {
   const field = (obj: KubeObject, name: string): unknown => (obj as Record<string, unknown>)[name] ?? null;
-  const same = (name: string): boolean =>
-    canonicalJson(field(live, name)) === canonicalJson(field(desired, name));
-  if (desired.kind === "Role" && !same("rules")) reasons.push("rules");
-  if (desired.kind === "RoleBinding" && !same("subjects")) reasons.push("subjects");
-  return reasons;
+  return fields.filter((f) => canonicalJson(field(live, f)) !== canonicalJson(field(desired, f)));
 }
 
 function metadataDiffers(live: KubeObject, desired: KubeObject): string[] {
@@ -73,9 +73,4 @@ function metadataDiffers(live: KubeObject, desired: KubeObject): string[] {
   const hasOurs = live.metadata?.ownerReferences?.some((r) => r.uid === ours?.uid && r.controller === true);
   if (ours && !hasOurs) reasons.push("owner reference");
   return reasons;
-}
-
-/** roleRef cannot be changed in place: a RoleBinding with another one must be recreated. */
-export function roleRefChanged(live: KubeObject, desired: KubeObject): boolean {
-  return canonicalJson((live as V1RoleBinding).roleRef) !== canonicalJson((desired as V1RoleBinding).roleRef);
 }

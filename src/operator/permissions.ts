@@ -9,6 +9,7 @@
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { ADMISSION_POLICY_NAME, GROUP, PLURAL } from "../api/names.ts";
 import { FLAGGED_RULES } from "./desired/role.ts";
+import { OWNED_KINDS } from "./owned/index.ts";
 
 export const AGGREGATE_LABEL = `${GROUP}/aggregate-to-operator`;
 
@@ -38,18 +39,12 @@ export const MANAGE_RULES: readonly V1PolicyRule[] = [
   // OwnerReferencesPermissionEnforcement (on in OpenShift) requires it to create
   // objects whose owner reference to the CPA sets blockOwnerDeletion.
   { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ["update"] },
-  { apiGroups: [""], resources: ["serviceaccounts"], verbs: ["get", "list", "watch", "create", "patch"] },
-  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "create", "delete"] },
-  {
-    apiGroups: ["rbac.authorization.k8s.io"],
-    resources: ["roles"],
-    verbs: ["get", "list", "watch", "create", "patch"],
-  },
-  {
-    apiGroups: ["rbac.authorization.k8s.io"],
-    resources: ["rolebindings"],
-    verbs: ["get", "list", "watch", "create", "patch", "delete"],
-  },
+  // What the operator provisions, with the verbs each owned kind declares (owned/).
+  ...OWNED_KINDS.map((k) => ({
+    apiGroups: [k.type.group],
+    resources: [k.type.resource],
+    verbs: [...k.verbs],
+  })),
   { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
 ];
 

@@ -5,6 +5,8 @@ import type { Condition } from "../api/conditions.ts";
 import { ConditionType, Reason } from "../api/conditions.ts";
 import type { CustomPodAutoscaler, CustomPodAutoscalerStatus } from "../api/custom-pod-autoscaler.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
+import { OWNED_KINDS } from "./owned/index.ts";
+import { effectiveSpec } from "./spec.ts";
 
 /** Why provisioning is not complete, in words a user can act on. */
 export interface Problem {
@@ -143,13 +145,8 @@ function readyCondition(
 }
 
 function provisionedMessage(cpa: CustomPodAutoscaler): string {
-  const s = cpa.spec;
-  const made = [
-    s.provisionServiceAccount !== false && "ServiceAccount",
-    s.provisionRole !== false && "Role",
-    s.provisionRoleBinding !== false && "RoleBinding",
-    s.provisionPod !== false && "Pod",
-  ].filter(Boolean);
+  const flags = effectiveSpec(cpa.spec);
+  const made = OWNED_KINDS.filter((k) => flags[k.flag]).map((k) => k.kind);
   return made.length
     ? `Provisioned ${made.join(", ")}`
     : "Nothing to provision: every provision flag is false";

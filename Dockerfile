@@ -16,12 +16,22 @@
 # The Node the project pins (package.json devDependencies.node); the test checks they match.
 # trixie: Debian 13, whose python3 is 3.13, as in the original's python image.
 ARG NODE_IMAGE=node:26.10.0-trixie-slim
+# Multi-arch (docker buildx --platform linux/amd64,linux/arm64, or a buildah
+# manifest list as `npm run release` makes): the npm and tsc stages run on the
+# builder's own platform, natively, since all they make is JavaScript; only the
+# stages from `base` on run as the target's. BuildKit sets both platform
+# arguments itself; with buildah pass them (hack/image/build.ts does).
+# BUILD_NODE_IMAGE is the same Node image for the builder's platform (the same
+# name, for a multi-arch image such as the official one).
+ARG BUILD_NODE_IMAGE=${NODE_IMAGE}
+ARG BUILDPLATFORM
+ARG TARGETPLATFORM
 
 # Production dependencies, nothing else. Of node_modules, nothing ever loads
 # type declarations (.d.ts, @types) or source maps (cpa does not enable them),
 # and Node refuses to strip types from .ts files under node_modules: a third
 # of it, dropped.
-FROM ${NODE_IMAGE} AS deps
+FROM --platform=$BUILDPLATFORM ${BUILD_NODE_IMAGE} AS deps
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts \
@@ -32,7 +42,7 @@ RUN npm ci --omit=dev --ignore-scripts \
 # type-stripped at start (users' own .ts modules still are, by Node, when the
 # module method loads them), then bundled: one file per command and the chunks
 # they share, dependencies included (hack/bundle.ts says why).
-FROM ${NODE_IMAGE} AS compile
+FROM --platform=$BUILDPLATFORM ${BUILD_NODE_IMAGE} AS compile
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -43,7 +53,7 @@ RUN npm run build
 
 # The app: the launcher, the bundle, production dependencies (of which the
 # bundle loads only @kubernetes/client-node, and that only outside a cluster).
-FROM ${NODE_IMAGE} AS build
+FROM --platform=$BUILDPLATFORM ${BUILD_NODE_IMAGE} AS build
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
 COPY --from=deps /opt/cpa/node_modules node_modules/
@@ -53,7 +63,7 @@ COPY bin/ bin/
 # What both targets share, the app excepted: the app goes in last in each
 # target, so a new release of cpa rebuilds (and ships) only that layer, over
 # operating-system layers that stay the same.
-FROM ${NODE_IMAGE} AS base
+FROM --platform=$TARGETPLATFORM ${NODE_IMAGE} AS base
 # tini as PID 1: forwards signals to cpa and reaps the orphans of user scripts.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \

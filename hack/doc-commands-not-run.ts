@@ -40,11 +40,15 @@ export const NOT_RUN: readonly NotRun[] = [
     npmScripts: ["build"],
   },
   {
-    command: "npm run image",
-    why: "the image tests build both targets through the same code (hack/image/build.ts)",
+    command: /^npm run image( -- --arch arm64)?$/,
+    why: "the image tests build the targets through the same code (hack/image/build.ts), and the release test builds arm64 with it",
     npmScripts: ["image"],
   },
   // Builds the control plane the suites run on; the first suite to need it builds it.
+  {
+    command: "sudo bash hack/enable-arm64.sh",
+    why: "changes the whole machine's binfmt_misc (root): .ci/run runs it before npm test, and the release test checks what it enables",
+  },
   {
     command: "npm run cluster:build",
     why: "builds the control plane binaries, which every suite needs before it starts",

@@ -1,7 +1,31 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { baseTargets, budArgs, buildNpmrc } from "./build.ts";
+import { baseTargets, budArgs, buildNpmrc, OFFICIAL_NODE_IMAGE, platformArgs } from "./build.ts";
+import { TEST_BASE_IMAGE } from "./test-base.ts";
 import { containersConf, storageConf } from "./containers.ts";
+
+describe("platformArgs", () => {
+  test("another architecture: its own base for the target's stages, the host's for npm and tsc", () => {
+    assert.deepEqual(platformArgs("arm64", "amd64", "test"), {
+      NODE_IMAGE: `${TEST_BASE_IMAGE}-arm64`,
+      BUILD_NODE_IMAGE: TEST_BASE_IMAGE,
+      BUILDPLATFORM: "linux/amd64",
+      TARGETPLATFORM: "linux/arm64",
+    });
+  });
+
+  test("the official image is multi-arch: one name, the platform picks", () => {
+    const args = platformArgs("arm64", "amd64", "official");
+    assert.equal(args["NODE_IMAGE"], OFFICIAL_NODE_IMAGE);
+    assert.equal(args["BUILD_NODE_IMAGE"], OFFICIAL_NODE_IMAGE);
+  });
+
+  test("the host's own: both platforms the same", () => {
+    const args = platformArgs("amd64", "amd64", "test");
+    assert.equal(args["NODE_IMAGE"], TEST_BASE_IMAGE);
+    assert.equal(args["TARGETPLATFORM"], args["BUILDPLATFORM"]);
+  });
+});
 
 describe("budArgs", () => {
   test("a target of the repository's Dockerfile, from a given base, with a build-only mount", () => {

@@ -14,11 +14,13 @@ import {
   RUNTIME_IMAGE,
 } from "../local-pods/images.ts";
 import { mustTool } from "./containers.ts";
-import { DEBIAN_SUITE, ensureTestBase, NODE_VERSION, TEST_BASE_IMAGE } from "./test-base.ts";
+import { ImageError } from "./errors.ts";
+import { archTag, cannotBuild, hostArch, type Arch } from "./platforms.ts";
+import { DEBIAN_SUITE, ensureTestBase, NODE_VERSION, testBaseImage } from "./test-base.ts";
+import { ensureTools } from "./tools.ts";
 
 /** The Dockerfile's default base, by its full name: what a release builds FROM. */
 export const OFFICIAL_NODE_IMAGE = `docker.io/library/node:${NODE_VERSION}-${DEBIAN_SUITE}-slim`;
-import { ensureTools } from "./tools.ts";
 
 export const TARGETS = [
   { target: "runtime", tag: RUNTIME_IMAGE },
@@ -49,6 +51,8 @@ export interface BudOptions {
   volumes?: [string, string][];
   /** Whether buildah may pull a base it lacks (a release's official base); never by default. */
   pull?: "never" | "missing";
+  /** The image's platform (linux/arm64), where it is not the host's. */
+  platform?: string;
 }
 
 /** `buildah bud` as the tests run it: cached layers, no daemon, never a pull (no registry is reachable). */
@@ -59,6 +63,7 @@ export function budArgs(o: BudOptions): string[] {
     "--isolation=chroot",
     "--network=host",
     `--pull=${o.pull ?? "never"}`,
+    ...(o.platform ? [`--platform=${o.platform}`] : []),
     ...(o.target ? [`--target=${o.target}`] : []),
     ...Object.entries(o.buildArgs ?? {}).map(([name, value]) => `--build-arg=${name}=${value}`),
     ...(o.volumes ?? []).map(([from, to]) => `--volume=${from}:${to}:ro`),
@@ -99,6 +104,8 @@ function buildEtc(): string {
 
 export interface BuiltImage {
   target: Target;
+  arch: Arch;
+  /** The tag it was built under: the target's, with `-arch` for another architecture's (archTag). */
   tag: string;
   seconds: number;
   bytes: number;
@@ -132,6 +139,25 @@ export interface BuildOptions {
    * Dockerfile's own NODE_IMAGE, pulled from its registry, for releases.
    */
   base?: "test" | "official";
+  /** The architecture to build for (default: this machine's); another needs emulation (platforms.ts). */
+  arch?: Arch;
+}
+
+/**
+ * The build arguments for one architecture. The stages that only run npm and
+ * tsc build on the host's own base (BUILD_NODE_IMAGE at BUILDPLATFORM), since
+ * their output is JavaScript (npm ci --ignore-scripts: nothing native), so
+ * only the target's own stages run emulated. buildah 1.28 sets neither
+ * platform argument itself. Pure.
+ */
+export function platformArgs(arch: Arch, host: Arch, base: "test" | "official"): Record<string, string> {
+  const image = (a: Arch): string => (base === "official" ? OFFICIAL_NODE_IMAGE : testBaseImage(a));
+  return {
+    NODE_IMAGE: image(arch),
+    BUILD_NODE_IMAGE: image(host),
+    BUILDPLATFORM: `linux/${host}`,
+    TARGETPLATFORM: `linux/${arch}`,
+  };
 }
 
 /** Builds the Dockerfile's targets (default: the hardened two) and reports each one's time and size. */
@@ -142,12 +168,20 @@ export async function buildImages(
 ): Promise<BuiltImage[]> {
   ensureTools(log);
   const official = opts.base === "official";
-  if (!official) await ensureTestBase(log);
+  const host = hostArch();
+  const arch = opts.arch ?? host;
+  const problem = cannotBuild(arch);
+  if (problem) throw new ImageError(`cannot build ${arch} images: ${problem}`);
+  if (!official) {
+    await ensureTestBase(log, host);
+    if (arch !== host) await ensureTestBase(log, arch);
+  }
   const etc = buildEtc();
   const built: BuiltImage[] = [];
   try {
-    for (const { target, tag } of TARGETS.filter((t) => targets.includes(t.target))) {
+    for (const { target, tag: targetTag } of TARGETS.filter((t) => targets.includes(t.target))) {
       const started = Date.now();
+      const tag = archTag(targetTag, arch, host);
       await mustTool(
         "buildah",
         budArgs({
@@ -155,15 +189,24 @@ export async function buildImages(
           target,
           tag,
           // Fully qualified: a short name would resolve to the local stand-in, which shares its last part.
-          buildArgs: { NODE_IMAGE: official ? OFFICIAL_NODE_IMAGE : TEST_BASE_IMAGE },
+          buildArgs: platformArgs(arch, host, official ? "official" : "test"),
           volumes: [[etc, "/usr/local/etc"]],
+          ...(arch !== host ? { platform: `linux/${arch}` } : {}),
           ...(official ? { pull: "missing" as const } : {}),
         }),
         { hint: NETWORK_HINT },
       );
       await removeWorkingContainers(tag);
-      const image = { target, tag, seconds: (Date.now() - started) / 1000, bytes: await imageBytes(tag) };
-      log(`Built ${tag} (target ${target}) in ${image.seconds.toFixed(1)}s: ${megabytes(image.bytes)}`);
+      const image = {
+        target,
+        arch,
+        tag,
+        seconds: (Date.now() - started) / 1000,
+        bytes: await imageBytes(tag),
+      };
+      log(
+        `Built ${tag} (target ${target}, ${arch}) in ${image.seconds.toFixed(1)}s: ${megabytes(image.bytes)}`,
+      );
       built.push(image);
     }
   } finally {

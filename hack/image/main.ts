@@ -3,6 +3,8 @@
 // base on first use).
 //   npm run image [-- --target T ...]            the Dockerfile's targets (all four unless named:
 //                                                 runtime, python and their -dropin flavours), with times and sizes
+//   npm run image -- --arch arm64 [--target T ...]  for another architecture, by emulation (tagged cpa:0.1.0-arm64;
+//                                                 hack/enable-arm64.sh sets it up)
 //   npm run image -- -t NAME DIR                  DIR's Dockerfile (FROM one of ours), tagged NAME,
 //                                                 e.g. an example's image while `npm run demo -- --keep-running` runs
 import { existsSync, readFileSync } from "node:fs";
@@ -10,6 +12,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { baseTargets, buildImages, buildUserImage, megabytes, TARGETS, type Target } from "./build.ts";
 import { ImageError } from "./errors.ts";
+import { parseArches } from "./platforms.ts";
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -19,6 +22,7 @@ const { values, positionals } = parseArgs({
   options: {
     target: { type: "string", multiple: true },
     tag: { type: "string", short: "t" },
+    arch: { type: "string" },
   },
   allowPositionals: true,
 });
@@ -45,8 +49,11 @@ async function main(): Promise<void> {
   const unknown = targets.filter((t) => !known.includes(t));
   if (unknown.length > 0)
     throw new ImageError(`no target ${unknown.join(", ")}: the Dockerfile's are ${known.join(", ")}`);
-  for (const image of await buildImages(log, targets))
-    process.stdout.write(`${image.tag}\t${image.seconds.toFixed(1)}s\t${megabytes(image.bytes)}\n`);
+  for (const arch of values.arch !== undefined ? parseArches(values.arch) : [undefined])
+    for (const image of await buildImages(log, targets, arch ? { arch } : {}))
+      process.stdout.write(
+        `${image.tag}\t${image.arch}\t${image.seconds.toFixed(1)}s\t${megabytes(image.bytes)}\n`,
+      );
 }
 
 try {

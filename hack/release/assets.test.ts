@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { parse } from "yaml";
 import { clusterBundle } from "../bundles.ts";
 import {
   changelogSection,
   checksums,
+  imagesList,
   pinned,
   releasedValues,
   releaseRefs,
@@ -21,7 +23,10 @@ describe("release assets", () => {
       ["127.0.0.1:5000/cpa/cpa:0.1.0", "127.0.0.1:5000/cpa/cpa-python:0.1.0-dropin"],
     );
     assert.equal(repositoryOf("127.0.0.1:5000/cpa/cpa:0.1.0"), "127.0.0.1:5000/cpa/cpa");
-    assert.equal(pinned({ ref: "ghcr.io/org/cpa:0.1.0", digest: DIGEST }), `ghcr.io/org/cpa@${DIGEST}`);
+    assert.equal(
+      pinned({ ref: "ghcr.io/org/cpa:0.1.0", digest: DIGEST, platforms: ["linux/amd64"] }),
+      `ghcr.io/org/cpa@${DIGEST}`,
+    );
     assert.throws(
       () => releaseRefs("https://ghcr.io/org", ["cpa:0.1.0"]),
       /--registry https:\/\/ghcr\.io\/org: expected host/,
@@ -80,4 +85,20 @@ test("npm run release refuses a missing registry and a version other than packag
   });
   assert.equal(other.status, 2);
   assert.match(other.stderr, /--version 9\.9\.9: package\.json says \d+\.\d+\.\d+/);
+
+  test("images.yaml names each image, its list's digest, the pinned reference and its platforms", () => {
+    const list = parse(
+      imagesList([
+        { ref: "127.0.0.1:5000/cpa/cpa:0.1.0", digest: DIGEST, platforms: ["linux/amd64", "linux/arm64"] },
+      ]),
+    ) as unknown;
+    assert.deepEqual(list, [
+      {
+        image: "127.0.0.1:5000/cpa/cpa:0.1.0",
+        digest: DIGEST,
+        pinned: `127.0.0.1:5000/cpa/cpa@${DIGEST}`,
+        platforms: ["linux/amd64", "linux/arm64"],
+      },
+    ]);
+  });
 });

@@ -9,7 +9,10 @@ import { IMAGE } from "../bundles.ts";
 export interface Pushed {
   /** registry/repository:tag */
   ref: string;
+  /** The digest of the manifest list (one image per platform) the registry gave it. */
   digest: string;
+  /** os/arch of each image in the list. */
+  platforms: string[];
 }
 
 export class ReleaseError extends Error {
@@ -89,7 +92,9 @@ export function checksums(files: ReadonlyMap<string, Buffer | string>): string {
     .concat("\n");
 }
 
-/** images.txt: every image of the release, by tag and by digest. */
+/** images.yaml: every image of the release, by tag and by digest. */
 export function imagesList(pushed: readonly Pushed[]): string {
-  return stringify(pushed.map((p) => ({ image: p.ref, digest: p.digest, pinned: pinned(p) })));
+  return stringify(
+    pushed.map((p) => ({ image: p.ref, digest: p.digest, pinned: pinned(p), platforms: p.platforms })),
+  );
 }

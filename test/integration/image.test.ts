@@ -87,16 +87,29 @@ describe("the image's build", () => {
         "m",
       ),
     );
-    const froms = [...dockerfile.matchAll(/^FROM (\S+) AS (\S+)$/gm)].map(([, from = "", name = ""]) => ({
-      from,
-      name,
-    }));
+    const froms = [...dockerfile.matchAll(/^FROM (?:--platform=(\S+) )?(\S+) AS (\S+)$/gm)].map(
+      ([, platform, from = "", name = ""]) => ({ platform, from, name }),
+    );
     assert.deepEqual(
       froms.map((f) => f.name),
       ["deps", "compile", "build", "base", "python", "dropin", "runtime-dropin", "python-dropin", "runtime"],
     );
     for (const { from } of froms)
-      assert.ok(from === "${NODE_IMAGE}" || froms.some((f) => f.name === from), from);
+      assert.ok(
+        ["${NODE_IMAGE}", "${BUILD_NODE_IMAGE}"].includes(from) || froms.some((f) => f.name === from),
+        from,
+      );
+    // Multi-arch: the npm and tsc stages on the builder's platform, the target's own from base on.
+    assert.deepEqual(
+      froms.filter((f) => f.platform !== undefined).map((f) => `${f.name} ${f.platform ?? ""} ${f.from}`),
+      [
+        "deps $BUILDPLATFORM ${BUILD_NODE_IMAGE}",
+        "compile $BUILDPLATFORM ${BUILD_NODE_IMAGE}",
+        "build $BUILDPLATFORM ${BUILD_NODE_IMAGE}",
+        "base $TARGETPLATFORM ${NODE_IMAGE}",
+      ],
+    );
+    assert.match(dockerfile, /^ARG BUILD_NODE_IMAGE=\$\{NODE_IMAGE\}$/m);
   });
 
   test("the images run tini -- cpa autoscaler from /app as 65532:65532, and say their version", async () => {

@@ -7,7 +7,7 @@
 // (docs/benchmarks.md). Commands stay lazy: `cpa operator` never loads the
 // autoscaler's code, and the reverse.
 //
-// Output: dist/bundle/{main,operator,autoscaler,run,validate}.js and shared
+// Output: dist/bundle/{main,operator,autoscaler,run,validate,record,replay}.js and shared
 // chunk-*.js. dist/bundle is two folders below the root, as dist/cmd is, so
 // paths computed from import.meta (package.json) resolve the same.
 import { build } from "esbuild";
@@ -19,7 +19,7 @@ const repoRoot = join(import.meta.dirname, "..");
 
 const outdir = join(repoRoot, "dist", "bundle");
 rmSync(outdir, { recursive: true, force: true });
-const commands = ["main", "operator", "autoscaler", "run", "validate"];
+const commands = ["main", "operator", "autoscaler", "run", "validate", "record", "replay"];
 await build({
   entryPoints: commands.map((c) => join(repoRoot, "dist", "cmd", `${c}.js`)),
   outdir,
@@ -28,8 +28,9 @@ await build({
   format: "esm",
   platform: "node",
   target: "node26",
-  // Loaded only outside a cluster (kubeconfig files), from node_modules, as before.
-  external: ["@kubernetes/client-node"],
+  // Loaded only outside a cluster (kubeconfig files), from node_modules, as before; and
+  // the chart libraries of `cpa replay --out`, which the image leaves out (devDependencies).
+  external: ["@kubernetes/client-node", "vega", "vega-lite", "@resvg/resvg-js", "dejavu-fonts-ttf"],
   // CommonJS dependencies (pino) require Node's built-in modules; an ES module
   // has no `require` of its own.
   banner: {

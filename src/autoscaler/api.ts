@@ -1,6 +1,7 @@
 // The autoscaler's REST API (apiConfig), as the original's: GET /api/v1/metrics
 // and POST /api/v1/evaluation, each with ?dry_run=true|false; errors as
-// {"message", "code"}. Also /metrics (Prometheus) and /healthz.
+// {"message", "code"}. Also GET /api/v1/history (the flight recorder's latest
+// records, JSON lines), /metrics (Prometheus) and /healthz.
 import { readFileSync } from "node:fs";
 import {
   createServer as createHttpServer,
@@ -14,6 +15,7 @@ import type { Logger } from "pino";
 import type { Registry } from "../lib/metrics.ts";
 import { BusyError, type Autoscaler } from "./autoscaler.ts";
 import type { Config } from "./config.ts";
+import { parseSince } from "./recorder/ring.ts";
 
 interface ApiError {
   status: number;
@@ -53,6 +55,7 @@ export function parseDryRun(value: string | null): boolean | ApiError {
 const ROUTES: Readonly<Record<string, readonly string[]>> = {
   "/api/v1/metrics": ["GET"],
   "/api/v1/evaluation": ["POST"],
+  "/api/v1/history": ["GET"],
   "/metrics": ["GET"],
   "/healthz": ["GET"],
 };
@@ -111,12 +114,25 @@ async function serveStage(
   }
 }
 
+/** The ring's records, oldest first, one JSON object per line; ?since= a time or a duration back. */
+function serveHistory(opts: ApiServerOptions, url: URL, res: ServerResponse): void {
+  const value = url.searchParams.get("since");
+  const since = value === null || value === "" ? Number.NEGATIVE_INFINITY : parseSince(value, Date.now());
+  if (typeof since === "string") {
+    fail(res, { status: 400, message: since });
+    return;
+  }
+  const lines = opts.autoscaler.records.lines(since);
+  send(res, 200, lines.map((l) => `${l}\n`).join(""), "application/x-ndjson");
+}
+
 export function apiHandler(opts: ApiServerOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const path = url.pathname.replace(/\/+$/, "");
     const refused = routeError(path, req.method ?? "GET");
     if (refused) fail(res, refused);
+    else if (path === "/api/v1/history") serveHistory(opts, url, res);
     else if (path.startsWith("/api/")) await serveStage(opts, path, url, res);
     else await serveOperational(opts, path, res);
   };

@@ -1,5 +1,6 @@
 // The autoscaler: runs cycles on a schedule aligned to startTime, and on demand
-// from the REST API, never two at once; reports each run.
+// from the REST API, never two at once; reports each run, and logs and keeps
+// its flight record (recorder/).
 import { sleep, type Clock } from "../lib/clock.ts";
 import type { AutoscalerMetrics } from "../lib/metrics.ts";
 import type { Config } from "./config.ts";
@@ -12,6 +13,8 @@ import {
   type CycleState,
 } from "./cycle.ts";
 import type { History } from "./decide/decide.ts";
+import { runRecord, type RunRecord, type RunSeen } from "./recorder/record.ts";
+import { RecordRing } from "./recorder/ring.ts";
 import type { StatusReporter } from "./reporter.ts";
 import type { Metric, RunType } from "./stage-types.ts";
 import { StageError } from "./stages.ts";
@@ -47,6 +50,7 @@ export class Autoscaler {
   readonly #reporter: StatusReporter | undefined;
   readonly #metrics: AutoscalerMetrics | undefined;
   readonly #state: CycleState;
+  readonly #ring: RecordRing;
   // Runs are serialised: the timer and the API share one decision history and window.
   #running: Promise<unknown> = Promise.resolve();
   /** Runs asked for and not finished: the running one and those queued behind it. */
@@ -60,12 +64,14 @@ export class Autoscaler {
     history: History;
     reporter?: StatusReporter | undefined;
     metrics?: AutoscalerMetrics | undefined;
+    ring?: RecordRing;
   }) {
     this.#ctx = { ...opts.ctx, signal: this.#shutdown.signal };
     this.#clock = opts.clock;
     this.#reporter = opts.reporter;
     this.#metrics = opts.metrics;
     this.#state = { history: opts.history };
+    this.#ring = opts.ring ?? new RecordRing();
     opts.ctx.stages.observe(({ stage, seconds, error }) => {
       opts.metrics?.stageDuration.observe({ stage }, seconds);
       if (error) opts.metrics?.failures.inc({ stage });
@@ -74,6 +80,11 @@ export class Autoscaler {
 
   get config(): Config {
     return this.#ctx.config;
+  }
+
+  /** The latest runs' flight records (GET /api/v1/history). */
+  get records(): RecordRing {
+    return this.#ring;
   }
 
   /** When the last run finished (for /healthz). */
@@ -105,14 +116,16 @@ export class Autoscaler {
     await this.#running;
   }
 
-  /** One full run; failures are logged, reported and rethrown. */
+  /** One full run; failures are logged, reported and rethrown. Each run is recorded, failed or not. */
   run(runType: RunType, dryRun = false, opts: RunOptions = {}): Promise<CycleOutcome> {
     return this.#serial(async () => {
       const started = performance.now();
+      const seen: RunSeen = {};
       try {
-        const outcome = await runCycle(this.#ctx, this.#state, runType, dryRun);
+        const outcome = await runCycle(this.#ctx, this.#state, runType, dryRun, seen);
         this.#metrics?.runs.inc({ result: "success", run_type: runType });
         this.#metrics?.replicas.set({ kind: "current" }, outcome.target.current);
+        this.#logRun(this.#record(runType, dryRun, seen, started));
         if (!dryRun) {
           this.#metrics?.replicas.set({ kind: "desired" }, outcome.decision.replicas);
           const disabled = outcome.target.current === 0 && this.config.minReplicas !== 0;
@@ -121,7 +134,7 @@ export class Autoscaler {
         return outcome;
       } catch (err) {
         this.#metrics?.runs.inc({ result: "failure", run_type: runType });
-        this.#logFailure(err, runType);
+        this.#logFailure(err, runType, this.#record(runType, dryRun, seen, started, err));
         if (!dryRun && err instanceof Error)
           await this.#report({ failure: { step: stepOf(err), error: err } });
         throw err;
@@ -130,6 +143,32 @@ export class Autoscaler {
         this.#lastRunAt = this.#clock.now();
       }
     }, opts);
+  }
+
+  #record(runType: RunType, dryRun: boolean, seen: RunSeen, started: number, err?: unknown): RunRecord {
+    const { config } = this;
+    const record = runRecord({
+      at: this.#clock.now(),
+      runType,
+      dryRun,
+      target: { ...config.scaleTargetRef, namespace: config.namespace },
+      runMode: config.runMode,
+      seen,
+      ...(err === undefined ? {} : { failure: failureOf(err) }),
+      durationMs: performance.now() - started,
+    });
+    this.#ring.add(record);
+    return record;
+  }
+
+  /** The run's one log line: its record, with a message people read. */
+  #logRun(record: RunRecord): void {
+    const d = record.decision;
+    const ref = this.config.scaleTargetRef;
+    this.#ctx.log.info(
+      { record },
+      d?.scale && !record.dryRun ? `Scaling ${ref.kind}/${ref.name} to ${d.replicas}` : "Evaluated",
+    );
   }
 
   /** Only the metric stage (the REST API's GET /api/v1/metrics); never scales. */
@@ -162,19 +201,26 @@ export class Autoscaler {
     await this.#reporter?.report(report, new Date(this.#clock.now()));
   }
 
-  #logFailure(err: unknown, runType: RunType): void {
+  #logFailure(err: unknown, runType: RunType, record: RunRecord): void {
     const log = this.#ctx.log;
     if (err instanceof StageError) {
       log.error(
-        { runType, stage: err.stage, ...err.details },
+        { runType, stage: err.stage, ...err.details, record },
         `Run failed; the target is left as it is: ${err.message}`,
       );
     } else if (err instanceof TargetError) {
-      log.error({ runType, stage: err.step }, `Run failed: ${err.message}`);
+      log.error({ runType, stage: err.step, record }, `Run failed: ${err.message}`);
     } else {
-      log.error({ runType, err: err instanceof Error ? err.message : String(err) }, "Run failed");
+      log.error({ runType, err: err instanceof Error ? err.message : String(err), record }, "Run failed");
     }
   }
+}
+
+function failureOf(err: unknown): NonNullable<RunRecord["failure"]> {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof StageError) return { step: "stage", stage: err.stage, message };
+  if (err instanceof TargetError) return { step: err.step, message };
+  return { step: "other", message };
 }
 
 function stepOf(err: Error): "read-target" | "update-scale" | "stage" {

@@ -1,13 +1,15 @@
 // One autoscaler run, in the original's order: read the target, gather metrics
 // (with hooks), evaluate (with hooks), decide, run the scale hooks, and write
-// /scale only when the decision differs from the current replicas.
+// /scale only when the decision differs from the current replicas. The
+// Autoscaler logs and records each run (recorder/record.ts).
 import type { Logger } from "pino";
 import type { Config } from "./config.ts";
 import { decide, recordScale, type Decision, type History } from "./decide/decide.ts";
 import type { GatherResult } from "./k8smetrics/gather.ts";
 import { describeSpec } from "./k8smetrics/spec.ts";
 import type { KubernetesMetric } from "./k8smetrics/types.ts";
-import type { Evaluation, Metric, RunType } from "./stage-types.ts";
+import type { RunSeen } from "./recorder/record.ts";
+import type { Evaluation, Metric, Resource, RunType } from "./stage-types.ts";
 import { StageError, type Stages } from "./stages.ts";
 import type { TargetClient, TargetState } from "./target.ts";
 
@@ -170,20 +172,29 @@ function quote(text: string): string {
   return t ? JSON.stringify(t.length > 300 ? `${t.slice(0, 300)}…` : t) : "no output";
 }
 
-/** A full run. Throws StageError or a Kubernetes API error; the target is then left as it is. */
+/**
+ * A full run. Throws StageError or a Kubernetes API error; the target is then
+ * left as it is. `seen` gets each step's result as the run reaches it, so a
+ * failed run's record holds what it got to.
+ */
 export async function runCycle(
   ctx: CycleContext,
   state: CycleState,
   runType: RunType,
   dryRun = false,
+  seen: RunSeen = {},
 ): Promise<CycleOutcome> {
-  const { config, log } = ctx;
+  const { config } = ctx;
   const ref = config.scaleTargetRef;
   const target = await ctx.target.read().catch((err: unknown) => {
     throw new TargetError("read-target", `could not read ${ref.kind} ${ref.name}: ${errorText(err)}`, err);
   });
+  seen.current = target.current;
+  seen.resource = target.object as Resource;
   const metrics = await gatherMetrics(ctx, target, runType);
+  seen.metrics = metrics;
   const evaluation = await evaluate(ctx, target, metrics, runType);
+  seen.evaluation = evaluation;
   const now = ctx.now();
   const decision = decide({
     evaluation: evaluation.targetReplicas,
@@ -195,19 +206,7 @@ export async function runCycle(
     ...(config.behavior ? { behavior: config.behavior } : {}),
     history: state.history,
   });
-  log.info(
-    {
-      runType,
-      metrics: metrics?.map((m) => ({ resource: m.resource, value: m.value })) ?? null,
-      evaluation: evaluation.targetReplicas,
-      current: target.current,
-      desired: decision.replicas,
-      reason: decision.reason,
-    },
-    decision.scale
-      ? `Scaling ${config.scaleTargetRef.kind}/${config.scaleTargetRef.name} to ${decision.replicas}`
-      : "Evaluated",
-  );
+  seen.decision = decision;
   if (dryRun) return { target, metrics, evaluation, decision, scaled: false };
   state.history = decision.history;
   // A disabled run (the target at 0 with minReplicas above 0) runs no scale hooks, as the original.
@@ -238,6 +237,7 @@ export async function runCycle(
     });
     state.history = recordScale(state.history, now, target.current, decision.replicas);
     scaled = true;
+    seen.scaled = true;
   }
   await ctx.stages.run("postScale", hookInput, ctx.signal);
   return { target, metrics, evaluation, decision, scaled };

@@ -69,6 +69,43 @@ Checks an autoscaler configuration offline, with env overrides applied as the
 autoscaler would, and prints the effective configuration. Exits 1 naming every
 problem (key, value, what was expected, and whether it came from the file or env).`;
 
+const recordUsage = `Usage: cpa record NAME [-n NAMESPACE] [--since 6h|RFC3339] [--out trace.jsonl] [--kubeconfig PATH]
+
+Reads the flight records of CustomPodAutoscaler NAME's autoscaler (one per run:
+what the stages saw and returned, and the decision with the rules that shaped it)
+from its Pod's log through the Kubernetes API, and writes them as JSON lines, for
+cpa replay. Needs only what the built-in view role and cpa-view grant: get the
+CPA, list Pods, read pods/log. A Pod's log ends with the Pod: export older records
+from your log store (its lines, as they are) and give them to cpa replay instead.
+
+Options:
+  -n, --namespace NS   the CPA's namespace (default: the kubeconfig context's, else default)
+  --since WHEN         only runs since then: a duration back (30m, 6h, 2d) or an RFC 3339 time
+  -o, --out FILE       write the trace there (default: standard output)
+  --kubeconfig PATH    kubeconfig to use`;
+
+const replayUsage = `Usage: cpa replay [--config config.yaml] (--trace trace.jsonl | --csv load.csv) [--out chart.svg|chart.png] [--format text|json] [--root DIR] [--hooks] [--replicas N]
+
+Runs the evaluate stage in config.yaml (your current logic: shell, http or module)
+and cpa's decision (min/max, stabilisation, behavior) again over recorded runs, on
+a simulated clock, so a day replays in seconds. The target follows the replayed
+decisions. Prints a summary beside what was recorded (scale events, replicas,
+replica-minutes, how often and how far the replay differs), and a text chart, or
+draws the chart into --out. No hook runs unless --hooks, and then only the
+evaluate stage's own (preEvaluate, postEvaluate).
+
+Options:
+  --config PATH       the autoscaler's config (default: config.yaml)
+  --trace FILE        runs from cpa record, or your log store's export of the autoscaler's log lines
+  --csv FILE          a synthetic load instead: a header "time,<metric>[,...]", then one row per run
+                      (time: RFC 3339, or seconds from the start)
+  -o, --out FILE      draw the chart: .svg, or .png (from a checkout: the image leaves the chart libraries out)
+  --format FORMAT     text (default) or json: the summary and every run, for other tools
+  --root DIR          DIR stands for the image's /, as with cpa run
+  --hooks             also run preEvaluate and postEvaluate
+  --replicas N        the replicas before the first run (default: the first record's, else minReplicas)
+  --log-level LEVEL   the runtime's own JSON logs (default: warn)`;
+
 export const commands: readonly Command[] = [
   {
     name: "operator",
@@ -98,5 +135,17 @@ export const commands: readonly Command[] = [
         (t) => process.stdout.write(t),
         (t) => process.stderr.write(t),
       ),
+  },
+  {
+    name: "record",
+    summary: "read a CPA's flight records (its runs and decisions) from its autoscaler's log",
+    usage: recordUsage,
+    run: async (args) => (await import("./record.ts")).runRecord(args),
+  },
+  {
+    name: "replay",
+    summary: "replay recorded runs (or a CSV load) through your current logic, with a summary and a chart",
+    usage: replayUsage,
+    run: async (args) => (await import("./replay.ts")).runReplay(args),
   },
 ];

@@ -48,7 +48,7 @@ function parse(args: string[]) {
 }
 
 /** `cpa run` is for a workstation: always a kubeconfig, and its context's namespace. */
-async function loadKubeConfig(path: string | undefined): Promise<KubeConfig> {
+export async function loadKubeConfig(path: string | undefined): Promise<KubeConfig> {
   const { KubeConfig } = await import("@kubernetes/client-node");
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);

@@ -13,6 +13,8 @@ export interface Tool {
   command: string;
   debianPackage: string;
   why: string;
+  /** How it says its version, to tell it runs (default --version). */
+  versionArgs?: readonly string[];
 }
 
 export const TOOLS: readonly Tool[] = [
@@ -21,6 +23,17 @@ export const TOOLS: readonly Tool[] = [
   // crun, podman's other choice, refuses hybrid cgroup hierarchies like this machine's.
   { command: "runc", debianPackage: "runc", why: "the OCI runtime podman uses" },
   { command: "mmdebstrap", debianPackage: "mmdebstrap", why: "makes the Debian base the tests build on" },
+];
+
+/**
+ * What the plane's Pod network needs (hack/plane/pod-network.ts): a bridge and
+ * addresses, and the `kubernetes` Service's rule. A fresh Debian machine may
+ * lack iptables until podman's dependencies bring it, which is too late for a
+ * plane started first.
+ */
+export const NETWORK_TOOLS: readonly Tool[] = [
+  { command: "ip", debianPackage: "iproute2", why: "the Pod network's bridge", versionArgs: ["-V"] },
+  { command: "iptables", debianPackage: "iptables", why: "the Pod network's Service rule" },
 ];
 
 export interface Host {
@@ -52,14 +65,33 @@ export function installPlan(missing: readonly Tool[], host: Host): InstallPlan {
   };
 }
 
-function isRunnable(command: string): boolean {
+function isRunnable(command: string, versionArgs: readonly string[] = ["--version"]): boolean {
   // With the configuration they will run with: podman fails on a CONTAINERS_CONF it cannot read.
-  const res = spawnSync(command, ["--version"], { stdio: "ignore", env: containersEnv() });
+  const res = spawnSync(command, versionArgs, { stdio: "ignore", env: containersEnv() });
   return res.error === undefined && res.status === 0;
 }
 
-export function missingTools(): Tool[] {
-  return TOOLS.filter((t) => !isRunnable(t.command));
+export function missingTools(tools: readonly Tool[] = TOOLS): Tool[] {
+  return tools.filter((t) => !isRunnable(t.command, t.versionArgs));
+}
+
+/**
+ * Installs the Pod network's tools when they are missing and apt-get can (root
+ * on Debian). Otherwise leaves it: the plane then says why it has no Pod network.
+ */
+export function ensureNetworkTools(log: (line: string) => void): void {
+  const missing = missingTools(NETWORK_TOOLS);
+  const host = thisHost();
+  if (missing.length === 0 || !host.root || !host.debian) return;
+  try {
+    aptInstall(
+      missing.map((t) => t.debianPackage),
+      log,
+    );
+  } catch (err) {
+    if (!(err instanceof ImageError)) throw err;
+    log(`Could not install the Pod network's tools: ${err.message}`);
+  }
 }
 
 export function thisHost(): Host {

@@ -14,6 +14,7 @@ import {
 import { PlaneError } from "./errors.ts";
 import { https, waitFor, type TlsClient } from "./http.ts";
 import { containersDir } from "../image/containers.ts";
+import { ensureNetworkTools } from "../image/tools.ts";
 import { checkOpenssl, createPki, kubeconfigYaml, kubeletLeaves, type Pki } from "./pki.ts";
 import { createPodNetwork, hasPodNetwork, removePodNetwork, type PodNetworkState } from "./pod-network.ts";
 import { exitOf, isOurs, startProcess, stopProcess, tail, type StartedProcess } from "./processes.ts";
@@ -133,6 +134,7 @@ async function start(state: PlaneState, log: Log): Promise<void> {
   ] as const);
   const server = `https://127.0.0.1:${apiPort}`;
   state.server = server;
+  ensureNetworkTools(log);
   const network = createPodNetwork(apiPort, containersDir);
   state.podNetwork = network;
   writeState(state);

@@ -46,10 +46,6 @@ export const NOT_RUN: readonly NotRun[] = [
   },
   // Builds the control plane the suites run on; the first suite to need it builds it.
   {
-    command: "sudo bash hack/enable-arm64.sh",
-    why: "changes the whole machine's binfmt_misc (root): .ci/run runs it before npm test, and the release test checks what it enables",
-  },
-  {
     command: "npm run cluster:build",
     why: "builds the control plane binaries, which every suite needs before it starts",
     npmScripts: ["cluster:build"],

@@ -8,9 +8,11 @@ if [ "$(uname -m)" = aarch64 ]; then
   echo "enable-arm64: this machine is arm64 already"
   exit 0
 fi
-if ! command -v qemu-aarch64-static >/dev/null || ! command -v update-binfmts >/dev/null; then
+# arch-test: mmdebstrap's check that the foreign architecture runs, for the arm64 test base.
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v update-binfmts >/dev/null ||
+  ! command -v arch-test >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    qemu-user-static binfmt-support >/dev/null
+    qemu-user-static binfmt-support arch-test >/dev/null
 fi
 if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc

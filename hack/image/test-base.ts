@@ -117,6 +117,10 @@ export async function ensureTestBase(log: (line: string) => void, arch: Arch = h
   const image = testBaseImage(arch);
   if (await imageExists(image)) return false;
   const started = Date.now();
+  if (arch !== hostArch() && spawnSync("arch-test", [arch], { stdio: "ignore" }).error)
+    throw new ImageError(
+      `the ${arch} test base needs arch-test (mmdebstrap's check of the foreign architecture): run \`sudo bash hack/enable-arm64.sh\``,
+    );
   const nodeDir = nodePackageDir(arch);
   const npmVersion = bundledNpmVersion(readFileSync(join(nodeDir, "CHANGELOG.md"), "utf8"), NODE_VERSION);
   if (!npmVersion)

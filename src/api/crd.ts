@@ -1,6 +1,6 @@
 // Builds the CustomResourceDefinition from the schema source. `npm run gen`
 // writes it to crds/; a test fails when the committed file drifts.
-import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from "./names.ts";
+import { GROUP, KIND, PLURAL, SHADOW_ANNOTATION, SHORT_NAMES, SINGULAR, VERSION } from "./names.ts";
 import { API_VERSION_PATTERN } from "../kube/discovery.ts";
 import { specSchema, statusSchema } from "./custom-pod-autoscaler.ts";
 import type { JsonSchema } from "./schema.ts";
@@ -122,6 +122,12 @@ const columns: PrinterColumn[] = [
     priority: 1,
     jsonPath: ".status.podName",
     description: "The autoscaler Pod.",
+  },
+  {
+    name: "Shadow",
+    type: "string",
+    jsonPath: `.metadata.annotations.${SHADOW_ANNOTATION.replaceAll(".", "\\.")}`,
+    description: "true for a shadow: it decides (Desired) but never writes /scale.",
   },
   {
     name: "Last Scale",

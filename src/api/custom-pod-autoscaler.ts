@@ -202,6 +202,18 @@ export const statusSchema = object(
       description: "When the autoscaler last changed the replicas.",
     }),
     decision: decisionSchema,
+    shadow: object(
+      {
+        divergence: integer({
+          format: "int32",
+          description: "desiredReplicas (what it would set) minus currentReplicas (what the target has).",
+        }),
+      },
+      {
+        description:
+          'Set while the CPA is a shadow (annotation custompodautoscaler.com/shadow: "true"): it decides but never writes /scale.',
+      },
+    ),
   },
   { description: "What the operator and the autoscaler last observed and did." },
 );

@@ -19,9 +19,22 @@ export const OWNED_BY_LABEL = "v1.custompodautoscaler.com/owned-by";
 export const ADMISSION_POLICY_NAME = "cpa-requester-rights";
 export const PAUSED_REPLICAS_ANNOTATION = "v1.custompodautoscaler.com/paused-replicas";
 
+/**
+ * Shadow mode: "true" runs every stage and decides, but never writes the
+ * target's /scale; the status, Events and metrics say what it would have done.
+ * The Role then grants no /scale write (unless the CPA is also paused).
+ */
+export const SHADOW_ANNOTATION = `${GROUP}/shadow`;
+
+/** Whether an object's annotations make it a shadow. Pure. */
+export const isShadow = (annotations: Readonly<Record<string, string>> | undefined): boolean =>
+  annotations?.[SHADOW_ANNOTATION] === "true";
+
 /** Hash of everything the autoscaler Pod is built from; the Pod is replaced only when it changes. */
 export const POD_HASH_ANNOTATION = "v1.custompodautoscaler.com/pod-template-hash";
 
 /** Env vars the operator sets on the autoscaler's containers; spec.config may not use these names. */
 export const CPA_NAME_ENV = "CPA_NAME";
-export const OPERATOR_ENV_NAMES = ["scaleTargetRef", "namespace", CPA_NAME_ENV] as const;
+/** Set to "true" on a shadow CPA's autoscaler (SHADOW_ANNOTATION). */
+export const CPA_SHADOW_ENV = "CPA_SHADOW";
+export const OPERATOR_ENV_NAMES = ["scaleTargetRef", "namespace", CPA_NAME_ENV, CPA_SHADOW_ENV] as const;

@@ -47,6 +47,8 @@ export async function assemble(opts: {
   instance?: string;
   /** Sent with every API request (see lib/version.ts). */
   userAgent?: string;
+  /** A shadow CPA's autoscaler (CPA_SHADOW): decides, never writes /scale. */
+  shadow?: boolean;
 }): Promise<Assembled> {
   const { config, log } = opts;
   const clock = opts.clock ?? systemClock;
@@ -91,6 +93,7 @@ export async function assemble(opts: {
       log,
       now: () => clock.now(),
       ...(kubernetesMetrics ? { kubernetesMetrics } : {}),
+      ...(opts.shadow ? { shadow: true } : {}),
     },
     clock,
     history: emptyHistory(),

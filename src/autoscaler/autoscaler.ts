@@ -125,6 +125,8 @@ export class Autoscaler {
         const outcome = await runCycle(this.#ctx, this.#state, runType, dryRun, seen);
         this.#metrics?.runs.inc({ result: "success", run_type: runType });
         this.#metrics?.replicas.set({ kind: "current" }, outcome.target.current);
+        if (outcome.shadow)
+          this.#metrics?.shadowDivergence.set(outcome.decision.replicas - outcome.target.current);
         this.#logRun(this.#record(runType, dryRun, seen, started));
         if (!dryRun) {
           this.#metrics?.replicas.set({ kind: "desired" }, outcome.decision.replicas);
@@ -151,6 +153,7 @@ export class Autoscaler {
       at: this.#clock.now(),
       runType,
       dryRun,
+      ...(this.#ctx.shadow ? { shadow: true } : {}),
       target: { ...config.scaleTargetRef, namespace: config.namespace },
       runMode: config.runMode,
       seen,
@@ -165,10 +168,12 @@ export class Autoscaler {
   #logRun(record: RunRecord): void {
     const d = record.decision;
     const ref = this.config.scaleTargetRef;
-    this.#ctx.log.info(
-      { record },
-      d?.scale && !record.dryRun ? `Scaling ${ref.kind}/${ref.name} to ${d.replicas}` : "Evaluated",
-    );
+    const what = `${ref.kind}/${ref.name} to ${d?.replicas ?? 0}`;
+    let message = "Evaluated";
+    if (d?.scale && record.shadow && !record.dryRun)
+      message = `Would scale ${what} (shadow: /scale is never written)`;
+    else if (d?.scale && !record.dryRun) message = `Scaling ${what}`;
+    this.#ctx.log.info({ record }, message);
   }
 
   /** Only the metric stage (the REST API's GET /api/v1/metrics); never scales. */

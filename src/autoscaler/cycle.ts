@@ -21,6 +21,11 @@ export interface CycleContext {
   now: () => number;
   /** Aborted when the autoscaler shuts down: stages are told, and no scale is written after it. */
   signal?: AbortSignal;
+  /**
+   * A shadow: every run decides and keeps its history as a live one does, but
+   * runs no scale hook and never writes /scale (SHADOW_ANNOTATION).
+   */
+  shadow?: boolean;
   /** Reads config.kubernetesMetricSpecs for the target; absent when none are configured. */
   kubernetesMetrics?: (target: TargetState) => Promise<GatherResult>;
 }
@@ -32,6 +37,8 @@ export interface CycleOutcome {
   decision: Decision;
   /** Whether /scale was written. */
   scaled: boolean;
+  /** A shadow's run: the decision is what it would have set. */
+  shadow?: boolean;
 }
 
 /** Reading the target or writing its /scale failed; the message says which. */
@@ -209,6 +216,8 @@ export async function runCycle(
   seen.decision = decision;
   if (dryRun) return { target, metrics, evaluation, decision, scaled: false };
   state.history = decision.history;
+  // A shadow acts on nothing: no hook that follows a scale, no write.
+  if (ctx.shadow) return { target, metrics, evaluation, decision, scaled: false, shadow: true };
   // A disabled run (the target at 0 with minReplicas above 0) runs no scale hooks, as the original.
   if (target.current === 0 && config.minReplicas !== 0)
     return { target, metrics, evaluation, decision, scaled: false };

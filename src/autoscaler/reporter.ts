@@ -47,6 +47,8 @@ export class StatusReporter {
   #retry: { cancel(): void } | undefined;
   #flushing: Promise<void> = Promise.resolve();
   #closed = false;
+  /** What the last ShadowRescale event said (would set / actual), or undefined when the shadow agreed. */
+  #lastShadow: string | undefined;
   /** The last failure a Warning event was recorded for; cleared by a successful run. */
   #lastWarning: string | undefined;
 
@@ -107,8 +109,27 @@ export class StatusReporter {
       const d = report.outcome.decision;
       this.#events.record(cpa, "Normal", "SuccessfulRescale", `New size: ${d.replicas}; reason: ${d.reason}`);
     }
+    this.#shadowEvent(cpa, report);
     this.#warnOnNewFailure(report, status);
     this.#current = status;
+  }
+
+  /**
+   * A shadow's "I would scale" as an event, once for each change of what it
+   * would set or of the target's actual replicas: not every interval.
+   */
+  #shadowEvent(cpa: CustomPodAutoscaler, report: RunReport): void {
+    const o = report.outcome;
+    if (!o?.shadow) return;
+    const key = o.decision.scale ? `${o.decision.replicas}/${o.target.current}` : undefined;
+    if (key !== undefined && key !== this.#lastShadow)
+      this.#events.record(
+        cpa,
+        "Normal",
+        "ShadowRescale",
+        `Would set the target to ${o.decision.replicas} replicas (it has ${o.target.current}); shadow mode never writes /scale; reason: ${o.decision.reason}`,
+      );
+    this.#lastShadow = key;
   }
 
   /** Brings the server up to date, once at a time; a failure schedules a retry. */

@@ -9,7 +9,7 @@ import { StageError } from "./stages.ts";
 
 export type AutoscalerStatus = Pick<
   CustomPodAutoscalerStatus,
-  "currentReplicas" | "desiredReplicas" | "lastScaleTime" | "decision"
+  "currentReplicas" | "desiredReplicas" | "lastScaleTime" | "decision" | "shadow"
 > & { conditions: Condition[] };
 
 /** Which step of a run failed, for the conditions. */
@@ -64,6 +64,7 @@ export function autoscalerStatus(
     currentReplicas: outcome.scaled ? decision.replicas : target.current,
     desiredReplicas: decision.replicas,
     ...(outcome.scaled ? { lastScaleTime: now.toISOString().replace(/\.\d{3}Z$/, "Z") } : pick(previous)),
+    ...(outcome.shadow ? { shadow: { divergence: decision.replicas - target.current } } : {}),
     decision: {
       evaluation: trace.raw,
       afterClamp: trace.afterClamp,
@@ -73,19 +74,26 @@ export function autoscalerStatus(
       reason: decision.reason,
     },
     conditions: [
-      outcome.scaled
+      outcome.shadow
         ? at(
             ConditionType.AbleToScale,
             "True",
-            "SucceededRescale",
-            `Set the target to ${decision.replicas} replicas`,
+            "ShadowMode",
+            `A shadow (annotation custompodautoscaler.com/shadow): it would set the target to ${decision.replicas} replicas, and never writes /scale`,
           )
-        : at(
-            ConditionType.AbleToScale,
-            "True",
-            "ReadyForNewScale",
-            "The target's /scale can be read and updated",
-          ),
+        : outcome.scaled
+          ? at(
+              ConditionType.AbleToScale,
+              "True",
+              "SucceededRescale",
+              `Set the target to ${decision.replicas} replicas`,
+            )
+          : at(
+              ConditionType.AbleToScale,
+              "True",
+              "ReadyForNewScale",
+              "The target's /scale can be read and updated",
+            ),
       report.disabled
         ? at(
             ConditionType.ScalingActive,

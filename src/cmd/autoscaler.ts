@@ -2,6 +2,7 @@
 // command). Reads the config file and env, then runs the loop and the REST API.
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { CPA_NAME_ENV, CPA_SHADOW_ENV } from "../api/names.ts";
 import { assemble } from "../autoscaler/assemble.ts";
 import { startApiServer } from "../autoscaler/api.ts";
 import type { Server } from "node:http";
@@ -61,7 +62,8 @@ export async function runAutoscalerCommand(args: string[]): Promise<number> {
       config,
       credentials: await loadCredentials(values.kubeconfig),
       log,
-      cpaName: env["CPA_NAME"],
+      cpaName: env[CPA_NAME_ENV],
+      shadow: env[CPA_SHADOW_ENV] === "true",
       metrics,
       instance: hostname(),
       userAgent: userAgent("cpa-autoscaler", config.namespace, env),

@@ -75,6 +75,7 @@ export interface AutoscalerMetrics {
   stageDuration: Histogram<"stage">;
   runDuration: Histogram;
   replicas: Gauge<"kind">;
+  shadowDivergence: Gauge;
 }
 
 export function autoscalerMetrics(registry: Registry): AutoscalerMetrics {
@@ -108,6 +109,13 @@ export function autoscalerMetrics(registry: Registry): AutoscalerMetrics {
       name: "cpa_autoscaler_replicas",
       help: "Replicas of the target: current (as read) and desired (as decided).",
       labelNames: ["kind"],
+      registers: [registry],
+    }),
+    shadowDivergence: new Gauge({
+      name: "cpa_shadow_divergence_replicas",
+      help:
+        "A shadow CPA only (annotation custompodautoscaler.com/shadow): the replicas it would set minus the target's " +
+        "actual replicas, at its latest run.",
       registers: [registry],
     }),
   };

@@ -10,7 +10,13 @@
 // cost model, and a few in one expression exceed its per-expression limit. The
 // apiserver reports the first validation that fails, so they are ordered from
 // the most basic (create Pods) to the most specific.
-import { ADMISSION_POLICY_NAME, GROUP, PAUSED_REPLICAS_ANNOTATION, PLURAL } from "../api/names.ts";
+import {
+  ADMISSION_POLICY_NAME,
+  GROUP,
+  PAUSED_REPLICAS_ANNOTATION,
+  PLURAL,
+  SHADOW_ANNOTATION,
+} from "../api/names.ts";
 import { customResourceDefinition } from "../api/crd.ts";
 import { ROLE_GRANTS, type RoleGrant } from "./desired/role.ts";
 import { BUILTIN_TARGETS } from "./permissions.ts";
@@ -78,6 +84,14 @@ const variables = [
     expression: "variables.key.contains('.') ? variables.key.substring(variables.key.indexOf('.') + 1) : ''",
   },
   { name: "user", expression: "request.userInfo.username" },
+  {
+    name: "shadow",
+    expression: `object.metadata.?annotations[?${cel(SHADOW_ANNOTATION)}].orValue('') == 'true'`,
+  },
+  {
+    name: "paused",
+    expression: `object.metadata.?annotations[?${cel(PAUSED_REPLICAS_ANNOTATION)}].hasValue()`,
+  },
 ];
 
 interface Check {
@@ -137,10 +151,12 @@ const TARGET_NAME = "string(object.spec.scaleTargetRef.name)";
 function grantValidations(grant: RoleGrant): Validation[] {
   const flag = grant.flag && `${SPEC}.?${grant.flag}.orValue(false) == true`;
   if (grant.on === "target") {
+    // A shadow never writes /scale; paused, the operator does it for the author.
+    const writes = grant.notForShadow ? " && (!variables.shadow || variables.paused)" : "";
     return grant.verbs.map((verb) =>
       checkValidation(
         {
-          when: "variables.resource != ''",
+          when: `variables.resource != ''${writes}`,
           group: "",
           resource: "",
           ...(grant.subresource ? { subresource: grant.subresource } : {}),
@@ -220,6 +236,8 @@ function validations(): Validation[] {
 
 const pausedAnnotation = (obj: string): string =>
   `${obj}.metadata.?annotations[?${cel(PAUSED_REPLICAS_ANNOTATION)}]`;
+const shadowAnnotation = (obj: string): string =>
+  `${obj}.metadata.?annotations[?${cel(SHADOW_ANNOTATION)}].orValue('')`;
 
 export function admissionPolicy(): object {
   return {
@@ -242,10 +260,12 @@ export function admissionPolicy(): object {
       },
       matchConditions: [
         {
-          name: "spec-or-pause-changed",
+          // A shadow turned live (its annotation removed or changed) is checked as a new live CPA.
+          name: "spec-pause-or-shadow-changed",
           expression:
             `request.operation == 'CREATE' || object.spec != oldObject.spec || ` +
-            `${pausedAnnotation("object")} != ${pausedAnnotation("oldObject")}`,
+            `${pausedAnnotation("object")} != ${pausedAnnotation("oldObject")} || ` +
+            `${shadowAnnotation("object")} != ${shadowAnnotation("oldObject")}`,
         },
       ],
       variables,

@@ -34,6 +34,8 @@ export interface RunRecord {
   time: string;
   runType: RunType;
   dryRun: boolean;
+  /** A shadow's run: it decided, and never writes /scale (`scaled` is false, `current` the target's own). */
+  shadow?: true;
   /** The scale target, by reference. */
   target: { apiVersion?: string; kind: string; name: string; namespace: string };
   runMode: "per-resource" | "per-pod";
@@ -81,6 +83,7 @@ export interface RecordInput {
   at: number;
   runType: RunType;
   dryRun: boolean;
+  shadow?: boolean;
   target: RunRecord["target"];
   runMode: RunRecord["runMode"];
   seen: RunSeen;
@@ -168,6 +171,7 @@ export function runRecord(input: RecordInput): RunRecord {
     time: new Date(input.at).toISOString(),
     runType: input.runType,
     dryRun: input.dryRun,
+    ...(input.shadow ? { shadow: true as const } : {}),
     target: input.target,
     runMode: input.runMode,
     ...(seen.current !== undefined ? { current: seen.current } : {}),

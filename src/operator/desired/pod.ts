@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { V1EnvVar, V1Pod } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler, ScaleTargetRef } from "../../api/custom-pod-autoscaler.ts";
-import { CPA_NAME_ENV, POD_HASH_ANNOTATION } from "../../api/names.ts";
+import { CPA_NAME_ENV, CPA_SHADOW_ENV, isShadow, POD_HASH_ANNOTATION } from "../../api/names.ts";
 import { canonicalJson } from "../../lib/canonical-json.ts";
 import { controllerReference, ownedLabels } from "./meta.ts";
 
@@ -27,7 +27,8 @@ export function scaleTargetRefJson(ref: ScaleTargetRef): string {
 /**
  * What the operator adds after each container's own env: the target, the
  * namespace and spec.config in order (as the original), then CPA_NAME, which
- * tells the autoscaler which CustomPodAutoscaler to report status on.
+ * tells the autoscaler which CustomPodAutoscaler to report status on, and
+ * CPA_SHADOW on a shadow CPA (its Pod is replaced when that changes).
  */
 export function operatorEnv(cpa: CustomPodAutoscaler): V1EnvVar[] {
   return [
@@ -35,6 +36,7 @@ export function operatorEnv(cpa: CustomPodAutoscaler): V1EnvVar[] {
     { name: "namespace", value: cpa.metadata.namespace },
     ...(cpa.spec.config ?? []).map((c) => ({ name: c.name, value: c.value })),
     { name: CPA_NAME_ENV, value: cpa.metadata.name },
+    ...(isShadow(cpa.metadata.annotations) ? [{ name: CPA_SHADOW_ENV, value: "true" }] : []),
   ];
 }
 

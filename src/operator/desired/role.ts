@@ -1,6 +1,6 @@
 import type { V1PolicyRule, V1Role } from "@kubernetes/client-node";
 import type { CustomPodAutoscaler } from "../../api/custom-pod-autoscaler.ts";
-import { GROUP, PLURAL } from "../../api/names.ts";
+import { GROUP, isShadow, PLURAL } from "../../api/names.ts";
 import type { ResolvedResource } from "../../kube/discovery.ts";
 import { effectiveSpec, type EffectiveFlags } from "../spec.ts";
 import { ownedMetadata } from "./meta.ts";
@@ -18,6 +18,12 @@ export type RoleGrant = {
   verbs: readonly string[];
   /** The spec flag that adds it; granted to every CPA when absent. */
   flag?: GrantFlag;
+  /**
+   * Left out of a shadow CPA's Role: its autoscaler never writes /scale. The
+   * admission policy still checks it for a paused shadow, whose target the
+   * operator holds at the paused replicas with its own rights.
+   */
+  notForShadow?: true;
   /** Why the autoscaler needs it, as the policy's denial says. */
   because: string;
 } & (
@@ -46,7 +52,14 @@ export const ROLE_GRANTS: readonly RoleGrant[] = [
   {
     on: "target",
     subresource: "scale",
-    verbs: ["get", "update", "patch"],
+    verbs: ["get"],
+    because: "its autoscaler reads the replicas of spec.scaleTargetRef",
+  },
+  {
+    on: "target",
+    subresource: "scale",
+    verbs: ["update", "patch"],
+    notForShadow: true,
     because:
       "its autoscaler scales spec.scaleTargetRef, and while it is paused the operator holds it at the paused-replicas annotation",
   },
@@ -125,17 +138,36 @@ function ruleOf(grant: RoleGrant, cpa: CustomPodAutoscaler, target: ResolvedReso
 }
 
 /**
+ * Rules on the same resources and names as one rule, their verbs in order:
+ * a live CPA's /scale rule stays one rule (get, update, patch) as it always was,
+ * so an upgrade rewrites no Role. Pure.
+ */
+function mergeSameResource(rules: V1PolicyRule[]): V1PolicyRule[] {
+  const out: V1PolicyRule[] = [];
+  const key = (r: V1PolicyRule): string => JSON.stringify([r.apiGroups, r.resources, r.resourceNames]);
+  for (const rule of rules) {
+    const same = out.find((r) => key(r) === key(rule));
+    if (same) same.verbs = [...same.verbs, ...rule.verbs];
+    else out.push({ ...rule, verbs: [...rule.verbs] });
+  }
+  return out;
+}
+
+/**
  * The least the autoscaler needs (ROLE_GRANTS): read its target and change it
- * through /scale (that one object only), read pods, report status and events
+ * through /scale (that one object only; a shadow only reads it), read pods, report status and events
  * on its own CPA, and, when asked for, the metrics APIs and reading Argo
  * Rollouts. When the target's kind cannot be resolved yet, the target rules
  * are left out; the operator reports that and retries.
  */
 export function desiredRole(cpa: CustomPodAutoscaler, target: ResolvedResource | undefined): V1Role {
   const spec = effectiveSpec(cpa.spec);
-  const rules = ROLE_GRANTS.filter((g) => !g.flag || spec[g.flag])
-    .map((g) => ruleOf(g, cpa, target))
-    .filter((r) => r !== undefined);
+  const writesScale = !isShadow(cpa.metadata.annotations);
+  const rules = mergeSameResource(
+    ROLE_GRANTS.filter((g) => (!g.flag || spec[g.flag]) && (writesScale || !g.notForShadow))
+      .map((g) => ruleOf(g, cpa, target))
+      .filter((r) => r !== undefined),
+  );
   return { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: ownedMetadata(cpa), rules };
 }
 

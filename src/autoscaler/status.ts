@@ -74,26 +74,7 @@ export function autoscalerStatus(
       reason: decision.reason,
     },
     conditions: [
-      outcome.shadow
-        ? at(
-            ConditionType.AbleToScale,
-            "True",
-            "ShadowMode",
-            `A shadow (annotation custompodautoscaler.com/shadow): it would set the target to ${decision.replicas} replicas, and never writes /scale`,
-          )
-        : outcome.scaled
-          ? at(
-              ConditionType.AbleToScale,
-              "True",
-              "SucceededRescale",
-              `Set the target to ${decision.replicas} replicas`,
-            )
-          : at(
-              ConditionType.AbleToScale,
-              "True",
-              "ReadyForNewScale",
-              "The target's /scale can be read and updated",
-            ),
+      ableToScale(outcome, at),
       report.disabled
         ? at(
             ConditionType.ScalingActive,
@@ -117,6 +98,33 @@ export function autoscalerStatus(
           ),
     ],
   };
+}
+
+type At = (type: string, status: Condition["status"], reason: string, message: string) => Condition;
+
+/** AbleToScale after a run that decided: a shadow's own reason, a scale, or ready for one. */
+function ableToScale(outcome: CycleOutcome, at: At): Condition {
+  const { decision } = outcome;
+  return outcome.shadow
+    ? at(
+        ConditionType.AbleToScale,
+        "True",
+        "ShadowMode",
+        `A shadow (annotation custompodautoscaler.com/shadow): it would set the target to ${decision.replicas} replicas, and never writes /scale`,
+      )
+    : outcome.scaled
+      ? at(
+          ConditionType.AbleToScale,
+          "True",
+          "SucceededRescale",
+          `Set the target to ${decision.replicas} replicas`,
+        )
+      : at(
+          ConditionType.AbleToScale,
+          "True",
+          "ReadyForNewScale",
+          "The target's /scale can be read and updated",
+        );
 }
 
 function stageReason(error: Error | undefined): string {

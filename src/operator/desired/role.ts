@@ -148,7 +148,13 @@ function mergeSameResource(rules: V1PolicyRule[]): V1PolicyRule[] {
   for (const rule of rules) {
     const same = out.find((r) => key(r) === key(rule));
     if (same) same.verbs = [...same.verbs, ...rule.verbs];
-    else out.push({ ...rule, verbs: [...rule.verbs] });
+    else
+      out.push({
+        ...(rule.apiGroups ? { apiGroups: rule.apiGroups } : {}),
+        ...(rule.resources ? { resources: rule.resources } : {}),
+        ...(rule.resourceNames ? { resourceNames: rule.resourceNames } : {}),
+        verbs: [...rule.verbs],
+      });
   }
   return out;
 }

@@ -290,6 +290,38 @@ describe("the image's commands, as uid 65532 on a read-only root filesystem", ()
     assert.match(res.stderr, /^ {2}- metric: required/m);
   });
 
+  test("`cpa replay` in the image: the summary and text chart; a chart file says the image leaves its libraries out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cpa-image-replay-"));
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        "runMode: per-resource",
+        "metric: {type: shell, shell: {entrypoint: /bin/true}}",
+        "evaluate: {type: shell, shell: {entrypoint: /bin/sh, command: ['-c', 'echo {\\\"targetReplicas\\\": 2}']}}",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "load.csv"), "time,queue\n0,5\n60,9\n120,1\n");
+    chmodSync(dir, 0o755);
+    const args = [
+      `--volume=${dir}:/w:ro`,
+      "--",
+      "replay",
+      "--config",
+      "/w/config.yaml",
+      "--csv",
+      "/w/load.csv",
+    ];
+    const text = await ok(run(RUNTIME_IMAGE, ...args));
+    assert.match(text, /^Replayed 3 runs of Deployment\/target in default/m);
+    assert.match(text, /█ replayed/);
+    const chart = await run(RUNTIME_IMAGE, ...args, "--out", "/tmp/chart.png");
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(chart.code, 1);
+    assert.match(chart.stderr, /The image leaves the chart libraries out/);
+    assert.doesNotMatch(chart.stderr, /^\s+at /m, "no stack trace");
+  });
+
   test("the python image has python3 and python", async () => {
     for (const command of ["python3", "python"])
       assert.match(

@@ -296,6 +296,45 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
     assert.equal(scale.spec?.replicas, 1);
   });
 
+  test("a shadow needs no /scale write; turning it live, or pausing it, does, and its Role never holds one", async (t) => {
+    const ns = await testNamespace(t);
+    await applyAsAdmin(ns, DEPLOYMENT);
+    // Everything a live CPA needs, but the /scale writes.
+    const erin = await userWith(ns, "erin", [CREATE_PODS, ...targetRights("hello-kubernetes", ["get"])]);
+    const live = await applyAs(erin, ns, CPA);
+    assert.notEqual(live.code, 0, "a live CPA was accepted without the /scale write");
+    assert.match(live.stderr, /may not update deployments\.apps\/hello-kubernetes\/scale/);
+    const shadowCpa = CPA.replace(
+      `name: ${NAME}\n`,
+      `name: ${NAME}\n  annotations:\n    custompodautoscaler.com/shadow: "true"\n`,
+    );
+    const shadow = await applyAs(erin, ns, shadowCpa);
+    assert.equal(shadow.code, 0, shadow.stderr);
+    const role = await eventually("the shadow's Role", async () =>
+      rbac.readNamespacedRole({ namespace: ns, name: NAME }).catch(() => undefined),
+    );
+    assert.deepEqual(role.rules?.find((r) => r.resources?.includes("deployments/scale"))?.verbs, ["get"]);
+    for (const change of [
+      ["annotate", "cpa", NAME, "-n", ns, "custompodautoscaler.com/shadow-"],
+      ["annotate", "cpa", NAME, "-n", ns, "--overwrite", "custompodautoscaler.com/shadow=false"],
+      ["annotate", "cpa", NAME, "-n", ns, "v1.custompodautoscaler.com/paused-replicas=5"],
+    ]) {
+      const res = await kubectlAs(erin, change);
+      assert.notEqual(res.code, 0, `accepted: kubectl ${change.join(" ")}`);
+      assert.match(res.stderr, /may not update deployments\.apps\/hello-kubernetes\/scale/);
+    }
+    const label = await kubectlAs(erin, ["label", "cpa", NAME, "-n", ns, "team=a"]);
+    assert.equal(label.code, 0, label.stderr);
+    // A cluster admin may turn it live: the Role then grants the write.
+    await kubectl(["annotate", "cpa", NAME, "-n", ns, "custompodautoscaler.com/shadow-"]);
+    await eventually("the live Role's /scale write", async () => {
+      const r = await rbac.readNamespacedRole({ namespace: ns, name: NAME });
+      return r.rules?.find((x) => x.resources?.includes("deployments/scale"))?.verbs.includes("update")
+        ? true
+        : undefined;
+    });
+  });
+
   test("bringing your own Role (provisionRole: false) needs bind on it, which RBAC's own rule would not ask", async (t) => {
     const ns = await testNamespace(t);
     await applyAsAdmin(ns, DEPLOYMENT);

@@ -227,13 +227,22 @@ describe("the image's files", () => {
       "package-lock.json",
       "package.json",
     ]);
-    const commands = ["autoscaler.js", "main.js", "operator.js", "run.js", "validate.js"];
+    const commands = [
+      "autoscaler.js",
+      "main.js",
+      "operator.js",
+      "record.js",
+      "replay.js",
+      "run.js",
+      "validate.js",
+    ];
     const bundle = files(app("dist"));
     assert.deepEqual(
       bundle.filter((f) => !/^bundle\/chunk-[A-Z0-9]+\.js$/.test(f)),
       commands.map((c) => `bundle/${c}`),
     );
-    // The bundle carries its dependencies: nothing it loads resolves from node_modules but client-node.
+    // The bundle carries its dependencies: nothing it loads resolves from node_modules but client-node
+    // (and the chart libraries `cpa replay --out` loads by a name it computes, which the image leaves out).
     for (const f of bundle) {
       const text = readFileSync(app("dist", f), "utf8");
       const specifiers = [...text.matchAll(/(?:from|import\()\s*"([^"]+)"/g)].map((m) => m[1] ?? "");

@@ -17,7 +17,7 @@ import { LocalKubelet } from "../../hack/local-pods/kubelet.ts";
 import { auditLogPath } from "../../hack/plane/config.ts";
 import type { CustomPodAutoscaler } from "../../src/api/custom-pod-autoscaler.ts";
 import type { RunRecord } from "../../src/autoscaler/recorder/record.ts";
-import { DocShell } from "../support/doc-shell.ts";
+import { DocShell, wordsIn } from "../support/doc-shell.ts";
 import { ensureImages } from "../support/images.ts";
 import { adminConfig, eventually, kubectl, testNamespace } from "../support/kube.ts";
 import { repoFile, serviceAccountKubeconfig } from "../support/processes.ts";
@@ -154,7 +154,7 @@ describe(DOC, () => {
   test("record, replay, chart, shadow, cut over", async (t) => {
     const namespace = await testNamespace(t);
     const sh = DocShell.of(t, { namespace });
-    const sub = { substitute: files };
+    const sub = (command: string) => ({ substitute: wordsIn(command, files) });
 
     // 1. Record: the guide's autoscaler, and the load changing.
     await sh.run("kubectl apply -f examples/getting-started/deployment.yaml");
@@ -172,10 +172,8 @@ describe(DOC, () => {
 
     const viewer = await userBoundTo(namespace, "viewer", ["view", "cpa-view"]);
     const asViewer = DocShell.of(t, { namespace, kubeconfig: viewer });
-    const recorded = await asViewer.run(
-      "cpa record python-custom-autoscaler --since 1h --out trace.jsonl",
-      sub,
-    );
+    const record = "cpa record python-custom-autoscaler --since 1h --out trace.jsonl";
+    const recorded = await asViewer.run(record, sub(record));
     assert.match(
       recorded.stderr,
       /^Recorded \d+ runs of python-custom-autoscaler from .* from the log of python-custom-autoscaler/m,
@@ -209,13 +207,13 @@ describe(DOC, () => {
     // The new logic: the page's summary, in the page's shape.
     const command =
       "cpa replay --config examples/replay/config.yaml --root examples/replay --trace trace.jsonl";
-    const replayed = await sh.run(command, sub);
+    const replayed = await sh.run(command, sub(command));
     assert.match(replayed.stdout, /\d+ of \d+ runs \([\d.]+%\) decided differently/);
     const summary = replayed.stdout.split("\n").slice(0, consoleLines(command).length);
     assert.deepEqual(summary.map(shape), consoleLines(command).map(shape));
     process.stderr.write(`[replay] ${DOC}'s summary, from this run:\n${replayed.stdout}\n`);
 
-    await sh.run(`${command} --out replay.png`, sub);
+    await sh.run(`${command} --out replay.png`, sub(`${command} --out replay.png`));
     const png = readFileSync(files["replay.png"]);
     assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
     // CPA_UPDATE_DOCS=1 puts this run's chart on the page; otherwise the page's must be one too.
@@ -257,7 +255,10 @@ describe(DOC, () => {
       const metrics = await (await fetch(`http://${pod.status.podIP}:5000/metrics`)).text();
       assert.match(metrics, /^cpa_shadow_divergence_replicas 1$/m);
     }
-    await asViewer.run("cpa record python-custom-autoscaler-next --since 1h --out shadow.jsonl", sub);
+    await asViewer.run(
+      "cpa record python-custom-autoscaler-next --since 1h --out shadow.jsonl",
+      sub("cpa record python-custom-autoscaler-next --since 1h --out shadow.jsonl"),
+    );
     const shadowRuns = records(files["shadow.jsonl"]);
     assert.ok(shadowRuns.length > 0 && shadowRuns.every((r) => r.shadow === true && !r.scaled));
     // The shadow's Role reads /scale only; the apiserver saw no /scale write from it, ever.

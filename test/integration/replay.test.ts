@@ -6,7 +6,7 @@
 // new logic runs as a shadow that never writes /scale until it is cut over.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -218,7 +218,10 @@ describe(DOC, () => {
     assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
     // CPA_UPDATE_DOCS=1 puts this run's chart on the page; otherwise the page's must be one too.
     const pageImage = repoFile("docs", "images", "replay.png");
-    if (process.env["CPA_UPDATE_DOCS"] === "1") copyFileSync(files["replay.png"], pageImage);
+    if (process.env["CPA_UPDATE_DOCS"] === "1") {
+      mkdirSync(repoFile("docs", "images"), { recursive: true });
+      copyFileSync(files["replay.png"], pageImage);
+    }
     assert.ok(existsSync(pageImage), `${pageImage} is missing: run this test with CPA_UPDATE_DOCS=1`);
     assert.equal(readFileSync(pageImage).subarray(1, 4).toString("latin1"), "PNG");
 

@@ -75,13 +75,15 @@ export function chartData(steps: readonly Step[]): ChartData {
 /** The Vega-Lite spec of the chart. Times are drawn in UTC, so the picture is the same in every zone. Pure. */
 export function chartSpec(data: ChartData, title: string): Record<string, unknown> {
   const times = data.replicas.map((r) => Date.parse(r.time));
-  const days = times.length > 0 ? (Math.max(...times) - Math.min(...times)) / 86_400_000 : 0;
+  const span = times.length > 0 ? Math.max(...times) - Math.min(...times) : 0;
+  // Ticks a reader can tell apart: seconds within an hour, days past one.
+  const format = span > 86_400_000 ? "%b %d %H:%M" : span < 3_600_000 ? "%H:%M:%S" : "%H:%M";
   const x = {
     field: "time",
     type: "temporal",
     scale: { type: "utc" },
     title: "time (UTC)",
-    axis: { format: days > 1 ? "%b %d %H:%M" : "%H:%M" },
+    axis: { format },
   };
   const width = 760;
   return {

@@ -150,7 +150,8 @@ export class Autoscaler {
   #record(runType: RunType, dryRun: boolean, seen: RunSeen, started: number, err?: unknown): RunRecord {
     const { config } = this;
     const record = runRecord({
-      at: this.#clock.now(),
+      // The decision's own time, so a replay keeps the windows exactly as the run did.
+      at: seen.decidedAt ?? this.#clock.now(),
       runType,
       dryRun,
       ...(this.#ctx.shadow ? { shadow: true } : {}),

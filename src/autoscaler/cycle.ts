@@ -214,6 +214,7 @@ export async function runCycle(
     history: state.history,
   });
   seen.decision = decision;
+  seen.decidedAt = now;
   if (dryRun) return { target, metrics, evaluation, decision, scaled: false };
   state.history = decision.history;
   // A shadow acts on nothing: no hook that follows a scale, no write.

@@ -76,6 +76,8 @@ export interface RunSeen {
   metrics?: Metric[] | null;
   evaluation?: Evaluation;
   decision?: Decision;
+  /** When the decision was made (the clock stabilisation windows are kept on). */
+  decidedAt?: number;
   scaled?: boolean;
 }
 

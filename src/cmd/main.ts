@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { commands, type Command } from "./commands.ts";
 import { UsageError } from "./flags.ts";
+import { processIo, type Io } from "./io.ts";
 
 const { version } = JSON.parse(
   readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8"),
@@ -10,15 +11,7 @@ const { version } = JSON.parse(
 };
 
 /** Where the CLI writes; tests pass their own. */
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIo: Io = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
+export type { Io };
 
 export function helpText(available: readonly Command[]): string {
   const width = Math.max("--version".length, ...available.map((c) => c.name.length)) + 3;

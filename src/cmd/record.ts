@@ -12,17 +12,10 @@ import { parseSince } from "../autoscaler/recorder/ring.ts";
 import { KubeApiError, KubeHttp } from "../kube/http.ts";
 import { ownedByValue } from "../operator/desired/meta.ts";
 import { UsageError } from "./flags.ts";
+import { processIo, type Io } from "./io.ts";
 import { loadKubeConfig } from "./run.ts";
 
-export interface RecordIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIo: RecordIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
+export type RecordIo = Io;
 
 function parse(args: string[]) {
   try {

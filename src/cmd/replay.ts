@@ -23,17 +23,10 @@ import { CsvError, parseCsv } from "../replay/csv.ts";
 import { replay, replayable, type ReplayRun, type Step } from "../replay/simulate.ts";
 import { formatSummary, summarize } from "../replay/summary.ts";
 import { parsePositiveInt, UsageError } from "./flags.ts";
+import { processIo, type Io } from "./io.ts";
 import { rootConfig } from "./run-root.ts";
 
-export interface ReplayIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIo: ReplayIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
+export type ReplayIo = Io;
 
 function parse(args: string[]) {
   try {

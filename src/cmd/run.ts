@@ -13,17 +13,10 @@ import { KubeHttp } from "../kube/http.ts";
 import { sleep, systemClock } from "../lib/clock.ts";
 import { createLogger } from "../lib/log.ts";
 import { UsageError } from "./flags.ts";
+import { processIo, type Io } from "./io.ts";
 import { rootConfig, type RootedPath } from "./run-root.ts";
 
-export interface RunIo {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
-const processIo: RunIo = {
-  out: (t) => process.stdout.write(t),
-  err: (t) => process.stderr.write(t),
-};
+export type RunIo = Io;
 
 function parse(args: string[]) {
   try {

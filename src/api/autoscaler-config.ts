@@ -340,6 +340,26 @@ export const configSchema = object(
         "or the sample began before the pod became ready.",
     }),
     behavior: behaviorSchema,
+    fallback: object(
+      {
+        failureThreshold: integer({
+          minimum: 1,
+          description:
+            "Consecutive failed runs (a metric or evaluate stage, a hook, or a required Kubernetes metric) before the fallback.",
+        }),
+        replicas: integer({
+          minimum: 0,
+          description: "The replicas to set then, clamped to minReplicas and maxReplicas.",
+        }),
+      },
+      {
+        required: ["failureThreshold", "replicas"],
+        description:
+          "A safety net for when the metrics fail: after failureThreshold failed runs in a row, the target goes to " +
+          "replicas at once (no stabilisation window or behavior policy holds it), and stays there while runs " +
+          "keep failing; the first good run decides as usual again. Off unless set.",
+      },
+    ),
   },
   { required: ["scaleTargetRef", "metric", "evaluate"] },
 );
@@ -349,6 +369,7 @@ export type ShellConfig = Static<typeof shellSchema>;
 export type HttpConfig = Static<typeof httpSchema>;
 export type ModuleConfig = Static<typeof moduleSchema>;
 export type Behavior = Static<typeof behaviorSchema>;
+export type Fallback = NonNullable<Static<typeof configSchema>["fallback"]>;
 export type ScalingRules = Static<typeof scaleUpRulesSchema>;
 export type ApiConfig = Static<typeof apiConfigSchema>;
 /** config.yaml as written: everything but the three required keys may be left out. */

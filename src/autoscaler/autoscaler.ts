@@ -6,19 +6,20 @@ import type { AutoscalerMetrics } from "../lib/metrics.ts";
 import type { Config } from "./config.ts";
 import {
   gatherMetrics,
+  KubernetesMetricsError,
   runCycle,
   TargetError,
   type CycleContext,
   type CycleOutcome,
   type CycleState,
 } from "./cycle.ts";
-import type { History } from "./decide/decide.ts";
+import { recordScale, type History } from "./decide/decide.ts";
 import { runRecord, type RunRecord, type RunSeen } from "./recorder/record.ts";
 import { RecordRing } from "./recorder/ring.ts";
 import type { StatusReporter } from "./reporter.ts";
 import type { Metric, RunType } from "./stage-types.ts";
 import { StageError } from "./stages.ts";
-import type { RunReport } from "./status.ts";
+import type { FallbackTaken, RunReport } from "./status.ts";
 
 /** When the first run happens: the next multiple of startTime since the epoch, plus one interval. */
 export function firstRunAt(now: number, startTime: number, interval: number): number {
@@ -51,6 +52,8 @@ export class Autoscaler {
   readonly #metrics: AutoscalerMetrics | undefined;
   readonly #state: CycleState;
   readonly #ring: RecordRing;
+  /** Runs that failed in a row, for config.fallback. */
+  #failedInARow = 0;
   // Runs are serialised: the timer and the API share one decision history and window.
   #running: Promise<unknown> = Promise.resolve();
   /** Runs asked for and not finished: the running one and those queued behind it. */
@@ -129,6 +132,7 @@ export class Autoscaler {
           this.#metrics?.shadowDivergence.set(outcome.decision.replicas - outcome.target.current);
         this.#logRun(this.#record(runType, dryRun, seen, started));
         if (!dryRun) {
+          this.#endFallback();
           this.#metrics?.replicas.set({ kind: "desired" }, outcome.decision.replicas);
           const disabled = outcome.target.current === 0 && this.config.minReplicas !== 0;
           await this.#report({ outcome, disabled });
@@ -136,9 +140,13 @@ export class Autoscaler {
         return outcome;
       } catch (err) {
         this.#metrics?.runs.inc({ result: "failure", run_type: runType });
-        this.#logFailure(err, runType, this.#record(runType, dryRun, seen, started, err));
+        const fallback = dryRun ? undefined : await this.#fallBack(err);
+        this.#logFailure(err, runType, this.#record(runType, dryRun, seen, started, err, fallback));
         if (!dryRun && err instanceof Error)
-          await this.#report({ failure: { step: stepOf(err), error: err } });
+          await this.#report({
+            failure: { step: stepOf(err), error: err },
+            ...(fallback ? { fallback } : {}),
+          });
         throw err;
       } finally {
         this.#metrics?.runDuration.observe((performance.now() - started) / 1000);
@@ -147,7 +155,56 @@ export class Autoscaler {
     }, opts);
   }
 
-  #record(runType: RunType, dryRun: boolean, seen: RunSeen, started: number, err?: unknown): RunRecord {
+  /**
+   * config.fallback: counts the runs that failed in a row for want of a
+   * replica count (a stage before the scale, a required Kubernetes metric),
+   * and from failureThreshold on sets the target to fallback.replicas, clamped
+   * to min/max. Neither the stabilisation window nor behavior policies hold it:
+   * both are made to damp noisy metrics, and here there are none to damp. A
+   * shadow computes it and writes nothing; a target at 0 with minReplicas
+   * above 0 (autoscaling disabled) is left alone.
+   */
+  async #fallBack(err: unknown): Promise<FallbackTaken | undefined> {
+    if (!countsForFallback(err)) return undefined;
+    this.#failedInARow++;
+    const fallback = this.config.fallback;
+    if (!fallback || this.#failedInARow < fallback.failureThreshold) return undefined;
+    const { minReplicas, maxReplicas } = this.config;
+    const replicas = Math.min(Math.max(fallback.replicas, minReplicas), maxReplicas);
+    const target = await this.#ctx.target.read().catch((e: unknown) => {
+      this.#ctx.log.error({ err: String(e) }, "Fallback: could not read the target; it is left as it is");
+      return undefined;
+    });
+    if (!target || (target.current === 0 && minReplicas !== 0)) return undefined;
+    const taken = { failedRuns: this.#failedInARow, replicas, current: target.current, scaled: false };
+    this.#metrics?.fallbackActive.set(1);
+    if (target.current === replicas || this.#ctx.shadow || this.#shutdown.signal.aborted) return taken;
+    try {
+      await this.#ctx.target.scale(target.resource, replicas);
+    } catch (e) {
+      this.#ctx.log.error({ err: String(e) }, `Fallback: could not scale the target to ${replicas}`);
+      return taken;
+    }
+    this.#state.history = recordScale(this.#state.history, this.#clock.now(), target.current, replicas);
+    return { ...taken, scaled: true };
+  }
+
+  /** A good run ends a fallback: decisions are the usual ones again. */
+  #endFallback(): void {
+    if (this.#failedInARow >= (this.config.fallback?.failureThreshold ?? Number.POSITIVE_INFINITY))
+      this.#ctx.log.info({ failedRuns: this.#failedInARow }, "Fallback ended: runs succeed again");
+    this.#failedInARow = 0;
+    this.#metrics?.fallbackActive.set(0);
+  }
+
+  #record(
+    runType: RunType,
+    dryRun: boolean,
+    seen: RunSeen,
+    started: number,
+    err?: unknown,
+    fallback?: FallbackTaken,
+  ): RunRecord {
     const { config } = this;
     const record = runRecord({
       // The decision's own time, so a replay keeps the windows exactly as the run did.
@@ -159,6 +216,7 @@ export class Autoscaler {
       runMode: config.runMode,
       seen,
       ...(err === undefined ? {} : { failure: failureOf(err) }),
+      ...(fallback ? { fallback } : {}),
       durationMs: performance.now() - started,
     });
     this.#ring.add(record);
@@ -220,6 +278,12 @@ export class Autoscaler {
       log.error({ runType, err: err instanceof Error ? err.message : String(err), record }, "Run failed");
     }
   }
+}
+
+/** The failures a fallback counts: no replica count came of the run. Not reading or writing /scale. */
+function countsForFallback(err: unknown): boolean {
+  if (err instanceof KubernetesMetricsError) return true;
+  return err instanceof StageError && err.stage !== "preScale" && err.stage !== "postScale";
 }
 
 function failureOf(err: unknown): NonNullable<RunRecord["failure"]> {

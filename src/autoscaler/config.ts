@@ -13,6 +13,7 @@ import {
   configSchema,
   type ApiConfig,
   type Behavior,
+  type Fallback,
   type Method,
 } from "../api/autoscaler-config.ts";
 import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
@@ -46,6 +47,7 @@ export interface Config {
   initialReadinessDelay: number;
   cpuInitializationPeriod: number;
   behavior?: Behavior;
+  fallback?: Fallback;
   /** Folder of the config file: relative paths in methods resolve against it. */
   configDir: string;
 }

@@ -110,6 +110,14 @@ export class StatusReporter {
       this.#events.record(cpa, "Normal", "SuccessfulRescale", `New size: ${d.replicas}; reason: ${d.reason}`);
     }
     this.#shadowEvent(cpa, report);
+    const fb = report.fallback;
+    if (fb?.scaled)
+      this.#events.record(
+        cpa,
+        "Warning",
+        "FallbackScale",
+        `${fb.failedRuns} runs failed in a row: set the target to fallback.replicas, ${fb.replicas} (it had ${fb.current}); ${report.failure?.error.message ?? ""}`,
+      );
     this.#warnOnNewFailure(report, status);
     this.#current = status;
   }

@@ -15,9 +15,22 @@ export type AutoscalerStatus = Pick<
 /** Which step of a run failed, for the conditions. */
 export type FailedStep = "read-target" | "update-scale" | "stage";
 
+/** What config.fallback did after a failed run. */
+export interface FallbackTaken {
+  /** Runs that failed in a row, this one included. */
+  failedRuns: number;
+  /** fallback.replicas, clamped to min/max. */
+  replicas: number;
+  /** The target's replicas before. */
+  current: number;
+  /** Whether /scale was written (not when already there, nor in a shadow). */
+  scaled: boolean;
+}
+
 export interface RunReport {
   outcome?: CycleOutcome;
   failure?: { step: FailedStep; error: Error };
+  fallback?: FallbackTaken;
   /** Set when autoscaling is disabled for the run (target at 0 while minReplicas > 0). */
   disabled?: boolean;
 }
@@ -36,28 +49,9 @@ export function autoscalerStatus(
   };
   const keep = (type: string): Condition | undefined => previous?.conditions.find((c) => c.type === type);
   const { outcome, failure } = report;
-  if (!outcome) {
-    const error = failure?.error;
-    const message = error?.message ?? "unknown failure";
-    const conditions =
-      failure?.step === "stage"
-        ? [
-            keep(ConditionType.AbleToScale),
-            at(ConditionType.ScalingActive, "False", stageReason(error), message),
-            keep(ConditionType.ScalingLimited),
-          ]
-        : [
-            at(
-              ConditionType.AbleToScale,
-              "False",
-              failure?.step === "update-scale" ? "FailedUpdateScale" : "FailedGetScale",
-              message,
-            ),
-            keep(ConditionType.ScalingActive),
-            keep(ConditionType.ScalingLimited),
-          ];
-    return { ...carried(previous), conditions: conditions.filter((c): c is Condition => c !== undefined) };
-  }
+  if (!outcome && report.fallback)
+    return fallbackStatus(report.fallback, failure?.error, previous, now, at, keep);
+  if (!outcome) return failureStatus(failure, previous, at, keep);
   const { decision, target } = outcome;
   const trace = decision.trace;
   return {
@@ -125,6 +119,61 @@ function ableToScale(outcome: CycleOutcome, at: At): Condition {
           "ReadyForNewScale",
           "The target's /scale can be read and updated",
         );
+}
+
+function failureStatus(
+  failure: RunReport["failure"],
+  previous: AutoscalerStatus | undefined,
+  at: At,
+  keep: (type: string) => Condition | undefined,
+): AutoscalerStatus {
+  const error = failure?.error;
+  const message = error?.message ?? "unknown failure";
+  const conditions =
+    failure?.step === "stage"
+      ? [
+          keep(ConditionType.AbleToScale),
+          at(ConditionType.ScalingActive, "False", stageReason(error), message),
+          keep(ConditionType.ScalingLimited),
+        ]
+      : [
+          at(
+            ConditionType.AbleToScale,
+            "False",
+            failure?.step === "update-scale" ? "FailedUpdateScale" : "FailedGetScale",
+            message,
+          ),
+          keep(ConditionType.ScalingActive),
+          keep(ConditionType.ScalingLimited),
+        ];
+  return { ...carried(previous), conditions: conditions.filter((c): c is Condition => c !== undefined) };
+}
+
+function fallbackStatus(
+  fb: FallbackTaken,
+  error: Error | undefined,
+  previous: AutoscalerStatus | undefined,
+  now: Date,
+  at: At,
+  keep: (type: string) => Condition | undefined,
+): AutoscalerStatus {
+  const held = fb.scaled ? fb.replicas : fb.current;
+  return {
+    ...carried(previous),
+    currentReplicas: held,
+    desiredReplicas: fb.replicas,
+    ...(fb.scaled ? { lastScaleTime: now.toISOString().replace(/\.\d{3}Z$/, "Z") } : {}),
+    conditions: [
+      keep(ConditionType.AbleToScale),
+      at(
+        ConditionType.ScalingActive,
+        "False",
+        "FallbackActive",
+        `${fb.failedRuns} runs failed in a row, so the target is held at fallback.replicas (${fb.replicas}) until a run succeeds: ${error?.message ?? "unknown failure"}`,
+      ),
+      keep(ConditionType.ScalingLimited),
+    ].filter((c): c is Condition => c !== undefined),
+  };
 }
 
 function stageReason(error: Error | undefined): string {

@@ -76,6 +76,7 @@ export interface AutoscalerMetrics {
   runDuration: Histogram;
   replicas: Gauge<"kind">;
   shadowDivergence: Gauge;
+  fallbackActive: Gauge;
 }
 
 export function autoscalerMetrics(registry: Registry): AutoscalerMetrics {
@@ -116,6 +117,11 @@ export function autoscalerMetrics(registry: Registry): AutoscalerMetrics {
       help:
         "A shadow CPA only (annotation custompodautoscaler.com/shadow): the replicas it would set minus the target's " +
         "actual replicas, at its latest run.",
+      registers: [registry],
+    }),
+    fallbackActive: new Gauge({
+      name: "cpa_autoscaler_fallback_active",
+      help: "1 while config.fallback holds the target (failureThreshold runs failed in a row), else 0.",
       registers: [registry],
     }),
   };

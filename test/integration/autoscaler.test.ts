@@ -167,6 +167,40 @@ describe("the seed guide's autoscaler, unchanged", () => {
   });
 });
 
+describe("fallback", () => {
+  test("after failureThreshold failed runs the target goes to fallback.replicas, with a condition and an event; a good run resumes", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml.replace('    numPods: "3"\n', '    other: "x"\n'));
+    await startAutoscaler(
+      t,
+      namespace,
+      cpaWithConfig({ interval: "300", fallback: '{"failureThreshold": 3, "replicas": 4}' }),
+      seedFiles(),
+    );
+    await reachReplicas(namespace, 4);
+    const cond = await eventually("ScalingActive=False FallbackActive", async () => {
+      const c = (await getCpa(namespace)).status?.conditions?.find((x) => x.type === "ScalingActive");
+      return c?.reason === "FallbackActive" ? c : undefined;
+    });
+    assert.match(cond.message, /runs failed in a row.*fallback\.replicas \(4\).*No 'numPods' label/);
+    const events = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.name=${NAME},reason=FallbackScale,type=Warning`,
+    });
+    assert.equal(events.items.length, 1, "one event: it scaled once, then held");
+    assert.match(
+      events.items[0]?.message ?? "",
+      /^3 runs failed in a row: set the target to fallback\.replicas, 4 \(it had 1\)/,
+    );
+    await kubectl(["label", "deployment/hello-kubernetes", "-n", namespace, "numPods=2"]);
+    await reachReplicas(namespace, 2);
+    await eventually("ScalingActive=True again", async () => {
+      const c = (await getCpa(namespace)).status?.conditions?.find((x) => x.type === "ScalingActive");
+      return c?.status === "True" ? c : undefined;
+    });
+  });
+});
+
 describe("runtime behaviour", () => {
   const shellMethod = (script: string, timeout = 2000) =>
     JSON.stringify({ type: "shell", timeout, shell: { entrypoint: "/bin/sh", command: ["-c", script] } });

@@ -64,6 +64,8 @@ export interface RunRecord {
   scaled: boolean;
   /** Why the run failed; the target was left as it was. */
   failure?: { step: "read-target" | "stage" | "update-scale" | "other"; stage?: string; message: string };
+  /** What config.fallback did after this failed run. */
+  fallback?: { failedRuns: number; replicas: number; current: number; scaled: boolean };
   /** Where the record holds less than the run saw. */
   cuts?: Cut[];
   durationMs: number;
@@ -90,6 +92,7 @@ export interface RecordInput {
   runMode: RunRecord["runMode"];
   seen: RunSeen;
   failure?: RunRecord["failure"];
+  fallback?: RunRecord["fallback"];
   durationMs: number;
 }
 
@@ -195,6 +198,7 @@ export function runRecord(input: RecordInput): RunRecord {
       : {}),
     scaled: seen.scaled ?? false,
     ...(input.failure ? { failure: input.failure } : {}),
+    ...(input.fallback ? { fallback: input.fallback } : {}),
     ...(cuts.length > 0 ? { cuts } : {}),
     durationMs: Math.round(input.durationMs * 10) / 10,
   };

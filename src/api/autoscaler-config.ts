@@ -204,6 +204,7 @@ export const CONFIG_DEFAULTS = {
   requireKubernetesMetrics: false,
   initialReadinessDelay: 30,
   cpuInitializationPeriod: 300,
+  metricConcurrency: 1,
 } as const;
 
 const API_DEFAULTS = CONFIG_DEFAULTS.apiConfig;
@@ -340,6 +341,14 @@ export const configSchema = object(
         "or the sample began before the pod became ready.",
     }),
     behavior: behaviorSchema,
+    metricConcurrency: integer({
+      minimum: 1,
+      maximum: 256,
+      default: CONFIG_DEFAULTS.metricConcurrency,
+      description:
+        "per-pod mode: how many metric runs (one per pod) may run at once; 1, the default, runs them one " +
+        "after another as the original does. The metrics keep the pods' order, and each run has its own timeout.",
+    }),
     fallback: object(
       {
         failureThreshold: integer({

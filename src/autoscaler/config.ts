@@ -48,6 +48,7 @@ export interface Config {
   cpuInitializationPeriod: number;
   behavior?: Behavior;
   fallback?: Fallback;
+  metricConcurrency: number;
   /** Folder of the config file: relative paths in methods resolve against it. */
   configDir: string;
 }
@@ -56,7 +57,7 @@ export const DEFAULTS = CONFIG_DEFAULTS;
 
 /** Keys whose env value is taken verbatim, and keys parsed as base-10 integers (as the original). */
 const VERBATIM_KEYS = new Set(["namespace", "runMode"]);
-const INTEGER_KEYS = new Set(["interval", "downscaleStabilization"]);
+const INTEGER_KEYS = new Set(["interval", "downscaleStabilization", "metricConcurrency"]);
 const KNOWN_KEYS = new Set(Object.keys(configSchema.properties ?? {}));
 
 export type Source = { kind: "file"; path: string } | { kind: "env" } | { kind: "default" };

@@ -86,12 +86,11 @@ export async function gatherMetrics(
     metrics = [metric(target.object.metadata?.name ?? config.scaleTargetRef.name, value)];
   } else {
     const pods = await ctx.target.pods(target.selector);
-    metrics = null;
-    // Sequential, as the original: user scripts may not expect to run concurrently.
-    for (const pod of pods) {
-      const value = await stages.run("metric", { resource: pod, runType, ...extra }, ctx.signal);
-      (metrics ??= []).push(metric(pod.metadata?.name ?? "", value));
-    }
+    // One after another by default, as the original: user scripts may not expect to run concurrently.
+    const values = await inOrder(pods, config.metricConcurrency, (pod) =>
+      stages.run("metric", { resource: pod, runType, ...extra }, ctx.signal),
+    );
+    metrics = pods.length === 0 ? null : pods.map((pod, i) => metric(pod.metadata?.name ?? "", values[i]));
   }
   await stages.run("postMetric", { resource, runType, ...extra, metrics }, ctx.signal);
   return metrics;
@@ -125,6 +124,33 @@ async function readKubernetesMetrics(
     );
   }
   return metrics;
+}
+
+/**
+ * fn over items, at most `limit` at once, results in the items' order. The
+ * first failure fails the whole, once the runs already started have ended.
+ */
+export async function inOrder<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T);
+      } catch (error) {
+        failed ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed) throw failed.error;
+  return results;
 }
 
 function metric(resource: string, value: string | undefined): Metric {

@@ -124,18 +124,19 @@ const columns: PrinterColumn[] = [
     description: "The autoscaler Pod.",
   },
   {
-    name: "Shadow",
-    type: "string",
-    jsonPath: `.metadata.annotations.${SHADOW_ANNOTATION.replaceAll(".", "\\.")}`,
-    description: "true for a shadow: it decides (Desired) but never writes /scale.",
-  },
-  {
     name: "Last Scale",
     type: "date",
     jsonPath: ".status.lastScaleTime",
     description: "When it last scaled.",
   },
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+  {
+    name: "Shadow",
+    type: "string",
+    priority: 1,
+    jsonPath: `.metadata.annotations.${SHADOW_ANNOTATION.replaceAll(".", "\\.")}`,
+    description: "true for a shadow: it decides (Desired) but never writes /scale.",
+  },
 ];
 
 export function customResourceDefinition(): CustomResourceDefinition {

@@ -156,8 +156,10 @@ describe("per-pod metrics over the Pod network", () => {
           .filter((l) => l.includes('"evaluation"'));
         const last = lines.at(-1);
         if (!last) return undefined;
-        const entry = JSON.parse(last) as { metrics?: { resource?: string; value?: string }[] };
-        return entry.metrics?.length === 3 ? entry.metrics : undefined;
+        // The run's flight record (src/autoscaler/recorder/record.ts) is the line's `record`.
+        const entry = JSON.parse(last) as { record?: { metrics?: { resource?: string; value?: string }[] } };
+        const metrics = entry.record?.metrics;
+        return metrics?.length === 3 ? metrics : undefined;
       },
       60_000,
     );

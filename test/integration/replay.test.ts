@@ -238,7 +238,7 @@ describe(DOC, () => {
     });
     assert.deepEqual(status.shadow, { divergence: 1 });
     assert.equal(status.conditions?.find((c) => c.type === "AbleToScale")?.reason, "ShadowMode");
-    const table = await sh.run("kubectl get cpa");
+    const table = await sh.run("kubectl get cpa -o wide");
     assert.match(table.stdout, /SHADOW/);
     assert.match(table.stdout, new RegExp(`^${NEXT}\\s.*\\btrue\\b`, "m"));
     await eventually("a ShadowRescale event", async () => {

@@ -8,11 +8,10 @@ import { FakeClock } from "../lib/fake-clock.ts";
 import { Autoscaler } from "./autoscaler.ts";
 import { resolveConfig } from "./config.ts";
 import { emptyHistory } from "./decide/decide.ts";
-import type { StageRunner } from "./methods/method.ts";
 import type { RunRecord } from "./recorder/record.ts";
 import { Stages } from "./stages.ts";
 import { autoscalerStatus } from "./status.ts";
-import type { TargetClient, TargetState } from "./target.ts";
+import { fakeDeployment, scriptedStages } from "./test-fixtures.ts";
 
 function setup(extra: Record<string, unknown>, outputs: (string | Error)[], current = 2) {
   const log = pino({ level: "silent" });
@@ -29,43 +28,8 @@ function setup(extra: Record<string, unknown>, outputs: (string | Error)[], curr
     "/config.yaml",
     {},
   ).config;
-  const runners: Record<string, StageRunner> = {
-    metric: {
-      run: () => {
-        const next = outputs.shift() ?? "1";
-        return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
-      },
-    },
-    evaluate: {
-      run: (input) => {
-        const { metrics } = JSON.parse(input) as { metrics: { value: string }[] };
-        return Promise.resolve(JSON.stringify({ targetReplicas: Number(metrics[0]?.value) }));
-      },
-    },
-  };
-  const state: TargetState = {
-    resource: {
-      group: "apps",
-      version: "v1",
-      resource: "deployments",
-      kind: "Deployment",
-      namespaced: true,
-      scalable: true,
-    },
-    object: { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web" } },
-    current,
-    selector: "app=web",
-  };
-  const writes: number[] = [];
-  const target = {
-    read: () => Promise.resolve({ ...state }),
-    pods: () => Promise.resolve([]),
-    scale: (_r: unknown, replicas: number) => {
-      writes.push(replicas);
-      state.current = replicas;
-      return Promise.resolve();
-    },
-  } as unknown as TargetClient;
+  const runners = scriptedStages(outputs);
+  const { state, target, writes } = fakeDeployment(current);
   const clock = new FakeClock(Date.parse("2026-12-01T09:00:00.000Z"));
   const autoscaler = new Autoscaler({
     ctx: { config, target, stages: new Stages(runners, log), log, now: () => clock.now() },

@@ -9,9 +9,8 @@ import { apiHandler } from "../api.ts";
 import { Autoscaler } from "../autoscaler.ts";
 import { resolveConfig } from "../config.ts";
 import { emptyHistory } from "../decide/decide.ts";
-import type { StageRunner } from "../methods/method.ts";
 import { Stages } from "../stages.ts";
-import type { TargetClient, TargetState } from "../target.ts";
+import { fakeDeployment, scriptedStages } from "../test-fixtures.ts";
 import type { RunRecord } from "./record.ts";
 
 const START = Date.parse("2026-12-01T09:00:00.000Z");
@@ -31,46 +30,8 @@ function setup(metricOutputs: (string | Error)[]) {
     "/config.yaml",
     {},
   ).config;
-  const runners: Record<string, StageRunner> = {
-    metric: {
-      run: () => {
-        const next = metricOutputs.shift() ?? "1";
-        return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
-      },
-    },
-    evaluate: {
-      run: (input) => {
-        const { metrics } = JSON.parse(input) as { metrics: { value: string }[] };
-        return Promise.resolve(JSON.stringify({ targetReplicas: Number(metrics[0]?.value) }));
-      },
-    },
-  };
-  const state: TargetState = {
-    resource: {
-      group: "apps",
-      version: "v1",
-      resource: "deployments",
-      kind: "Deployment",
-      namespaced: true,
-      scalable: true,
-    },
-    object: {
-      apiVersion: "apps/v1",
-      kind: "Deployment",
-      metadata: { name: "web", namespace: "shop" },
-      spec: { replicas: 2 },
-    },
-    current: 2,
-    selector: "app=web",
-  };
-  const target = {
-    read: () => Promise.resolve(state),
-    pods: () => Promise.resolve([]),
-    scale: (_r: unknown, replicas: number) => {
-      state.current = replicas;
-      return Promise.resolve();
-    },
-  } as unknown as TargetClient;
+  const runners = scriptedStages(metricOutputs);
+  const { target } = fakeDeployment(2);
   const clock = new FakeClock(START);
   const autoscaler = new Autoscaler({
     ctx: { config, target, stages: new Stages(runners, log), log, now: () => clock.now() },

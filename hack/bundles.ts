@@ -4,6 +4,7 @@ import type { V1PolicyRule } from "@kubernetes/client-node";
 import { customResourceDefinition } from "../src/api/crd.ts";
 import { GROUP, PLURAL } from "../src/api/names.ts";
 import { admissionPolicy, admissionPolicyBinding } from "../src/operator/admission-policy.ts";
+import { podCostPolicy, podCostPolicyBinding } from "../src/operator/pod-cost-policy.ts";
 import {
   AGGREGATE_LABEL,
   LEADER_ELECTION_RULES,
@@ -199,6 +200,8 @@ export function clusterBundle(): object[] {
     customResourceDefinition(),
     admissionPolicy(),
     admissionPolicyBinding(),
+    podCostPolicy(),
+    podCostPolicyBinding(),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME, ns) },
     ...clusterRoles(),
     roleBinding("ClusterRole", NAME),
@@ -224,6 +227,8 @@ export function namespacedBundle(): object[] {
     customResourceDefinition(),
     admissionPolicy(),
     admissionPolicyBinding(),
+    podCostPolicy(),
+    podCostPolicyBinding(),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(NAME) },
     ...clusterRoles(),
     leaderElectionRole(),

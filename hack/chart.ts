@@ -6,6 +6,7 @@
 import { stringify } from "yaml";
 import { customResourceDefinition } from "../src/api/crd.ts";
 import { admissionPolicy, admissionPolicyBinding } from "../src/operator/admission-policy.ts";
+import { podCostPolicy, podCostPolicyBinding } from "../src/operator/pod-cost-policy.ts";
 import {
   clusterRoles,
   deployment,
@@ -101,7 +102,7 @@ function crdTemplate(): string {
 
 function policyTemplate(): string {
   const p = new Placeholders();
-  return [admissionPolicy(), admissionPolicyBinding()]
+  return [admissionPolicy(), admissionPolicyBinding(), podCostPolicy(), podCostPolicyBinding()]
     .map((o) => document(p, released(p, o as Obj, false)))
     .join("---\n");
 }

@@ -55,6 +55,13 @@ export interface EvaluateInput {
 export interface Evaluation {
   /** Desired replicas before clamping to [minReplicas, maxReplicas]. */
   targetReplicas: number;
+  /**
+   * Beyond the original: on a scale-down, the target's Pods to remove first, in
+   * order. They get a low controller.kubernetes.io/pod-deletion-cost before
+   * /scale is written (needs roleRequiresPodDeletionCost on the CPA); the
+   * ReplicaSet controller decides, so this is best effort.
+   */
+  podsToRemove?: string[];
 }
 /** Input of the postEvaluate hook. */
 export type PostEvaluateInput = EvaluateInput & {

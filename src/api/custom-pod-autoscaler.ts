@@ -134,6 +134,7 @@ export const SPEC_DEFAULTS = {
   provisionPod: true,
   roleRequiresMetricsServer: false,
   roleRequiresArgoRollouts: false,
+  roleRequiresPodDeletionCost: false,
 } as const;
 
 const provision = (what: string, byDefault: boolean): Schema<boolean> =>
@@ -163,6 +164,13 @@ export const specSchema = object(
     }),
     roleRequiresArgoRollouts: boolean({
       description: "Grant the autoscaler access to Argo Rollouts and their /scale.",
+    }),
+    roleRequiresPodDeletionCost: boolean({
+      description:
+        "Grant the autoscaler patch on the namespace's Pods, so that before a scale-down it can set the " +
+        "controller.kubernetes.io/pod-deletion-cost annotation on the Pods its evaluate stage named in " +
+        "podsToRemove. The cpa-pod-deletion-cost admission policy limits those patches to that annotation on " +
+        "the target's Pods; the CPA's author must hold patch on pods.",
     }),
   },
   {

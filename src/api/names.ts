@@ -14,9 +14,13 @@ export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "custom-pod-autoscaler-operator";
 export const OWNED_BY_LABEL = "v1.custompodautoscaler.com/owned-by";
 
-/** Pausing: the target is held at this many replicas and no autoscaler runs. */
 /** The ValidatingAdmissionPolicy and binding the operator relies on (operator/admission-policy.ts). */
 export const ADMISSION_POLICY_NAME = "cpa-requester-rights";
+/** The ValidatingAdmissionPolicy that narrows an autoscaler's Pod patches to the deletion cost. */
+export const POD_COST_POLICY_NAME = "cpa-pod-deletion-cost";
+/** Honoured by the ReplicaSet controller: on scale-down, Pods with the lower cost go first. */
+export const DELETION_COST_ANNOTATION = "controller.kubernetes.io/pod-deletion-cost";
+/** Pausing: the target is held at this many replicas and no autoscaler runs. */
 export const PAUSED_REPLICAS_ANNOTATION = "v1.custompodautoscaler.com/paused-replicas";
 
 /**

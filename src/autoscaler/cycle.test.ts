@@ -138,6 +138,82 @@ describe("runCycle", () => {
     assert.deepEqual(scaled, []);
   });
 
+  test("before a scale-down, the Pods evaluate named get their deletion cost, then /scale is written", async () => {
+    const { stages } = recordingStages({
+      metric: "1",
+      evaluate: '{"targetReplicas": 1, "podsToRemove": ["web-b"]}',
+    });
+    const calls: string[] = [];
+    const owner = { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-h1", uid: "u", controller: true };
+    const podOf = (name: string) => ({
+      metadata: { name, labels: { "pod-template-hash": "h1" }, ownerReferences: [owner] },
+    });
+    const target = {
+      read: () => Promise.resolve(state),
+      pods: () => Promise.resolve([podOf("web-a"), podOf("web-b")]),
+      setDeletionCost: (pod: string, cost: string | null) => {
+        calls.push(`cost ${pod} ${cost}`);
+        return Promise.resolve();
+      },
+      scale: (_r: unknown, replicas: number) => {
+        calls.push(`scale ${replicas}`);
+        return Promise.resolve();
+      },
+    } as unknown as TargetClient;
+    const cycleState = { history: emptyHistory() };
+    const ctx: CycleContext = { config: config(), target, stages, log, now: () => 0 };
+    const outcome = await runCycle(ctx, cycleState, "scaler");
+    assert.deepEqual(calls, ["cost web-b -1", "scale 1"]);
+    assert.deepEqual(outcome.deletionCosts, { set: ["web-b"], cleared: [], warnings: [] });
+    assert.deepEqual(cycleState, { ...cycleState, costMarked: ["web-b"] });
+  });
+
+  test("a cost that cannot be written is a warning naming the flag, and the scale goes ahead", async () => {
+    const { KubeApiError } = await import("../kube/http.ts");
+    const { stages } = recordingStages({
+      metric: "1",
+      evaluate: '{"targetReplicas": 1, "podsToRemove": ["web-b"]}',
+    });
+    const scaled: number[] = [];
+    const owner = { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-h1", uid: "u", controller: true };
+    const target = {
+      read: () => Promise.resolve(state),
+      pods: () =>
+        Promise.resolve([
+          { metadata: { name: "web-b", labels: { "pod-template-hash": "h1" }, ownerReferences: [owner] } },
+        ]),
+      setDeletionCost: () => Promise.reject(new KubeApiError("PATCH", "/api/v1/pods/web-b", 403, undefined)),
+      scale: (_r: unknown, replicas: number) => {
+        scaled.push(replicas);
+        return Promise.resolve();
+      },
+    } as unknown as TargetClient;
+    const ctx: CycleContext = { config: config(), target, stages, log, now: () => 0 };
+    const outcome = await runCycle(ctx, { history: emptyHistory() }, "scaler");
+    assert.deepEqual(scaled, [1]);
+    assert.match(outcome.deletionCosts?.warnings[0] ?? "", /set roleRequiresPodDeletionCost: true/);
+  });
+
+  test("without podsToRemove and nothing marked, no Pods are listed", async () => {
+    const { stages } = recordingStages({ metric: "1", evaluate: '{"targetReplicas": 1}' });
+    let listed = 0;
+    const target = {
+      read: () => Promise.resolve(state),
+      pods: () => {
+        listed++;
+        return Promise.resolve([]);
+      },
+      scale: () => Promise.resolve(),
+    } as unknown as TargetClient;
+    const outcome = await runCycle(
+      { config: config(), target, stages, log, now: () => 0 },
+      { history: emptyHistory() },
+      "scaler",
+    );
+    assert.equal(listed, 0);
+    assert.equal(outcome.deletionCosts, undefined);
+  });
+
   test("a dry run decides but neither scales nor remembers", async () => {
     const { stages } = recordingStages({ metric: "1", evaluate: '{"targetReplicas": 5}' });
     const scaled: number[] = [];
@@ -154,6 +230,26 @@ describe("parseEvaluation", () => {
   test("reads targetReplicas and ignores other keys", () => {
     assert.deepEqual(parseEvaluation('{"targetReplicas": 3, "note": "x"}'), { targetReplicas: 3 });
   });
+  test("reads podsToRemove, in order", () => {
+    assert.deepEqual(parseEvaluation('{"targetReplicas": 1, "podsToRemove": ["b", "a"]}'), {
+      targetReplicas: 1,
+      podsToRemove: ["b", "a"],
+    });
+    assert.deepEqual(parseEvaluation('{"targetReplicas": 1, "podsToRemove": null}'), { targetReplicas: 1 });
+  });
+  for (const [value, message] of [
+    ['"web-a"', /podsToRemove must be a list of Pod names/],
+    ['["web-a", 3]', /podsToRemove\[1\] is not a Pod name/],
+    ['[""]', /podsToRemove\[0\] is not a Pod name/],
+    [
+      JSON.stringify(Array.from({ length: 1001 }, (_, i) => `p${i}`)),
+      /podsToRemove has 1001 names; at most 1000/,
+    ],
+  ] as const) {
+    test(`refuses podsToRemove ${value.slice(0, 20)}, naming the entry`, () => {
+      assert.throws(() => parseEvaluation(`{"targetReplicas": 1, "podsToRemove": ${value}}`), message);
+    });
+  }
   for (const output of [
     "",
     "3",

@@ -3,9 +3,11 @@
 // /scale only when the decision differs from the current replicas. The
 // Autoscaler logs and records each run (recorder/record.ts).
 import type { Logger } from "pino";
+import { KubeApiError } from "../kube/http.ts";
 import type { Config } from "./config.ts";
 import { decide, recordScale, type Decision, type History } from "./decide/decide.ts";
 import type { GatherResult } from "./k8smetrics/gather.ts";
+import { planDeletionCosts } from "./deletion-cost.ts";
 import { describeSpec } from "./k8smetrics/spec.ts";
 import type { KubernetesMetric } from "./k8smetrics/types.ts";
 import type { RunSeen } from "./recorder/record.ts";
@@ -39,6 +41,8 @@ export interface CycleOutcome {
   scaled: boolean;
   /** A shadow's run: the decision is what it would have set. */
   shadow?: boolean;
+  /** Deletion costs written before the scale (podsToRemove), and what could not be. */
+  deletionCosts?: { set: string[]; cleared: string[]; warnings: string[] };
 }
 
 /** Reading the target or writing its /scale failed; the message says which. */
@@ -64,9 +68,10 @@ export class KubernetesMetricsError extends Error {
   }
 }
 
-/** What one run leaves behind for the next: the decision history. */
+/** What one run leaves behind for the next: the decision history, and the Pods it gave a deletion cost. */
 export interface CycleState {
   history: History;
+  costMarked?: string[];
 }
 
 /** The metric stage: once for the target, or once per pod the target's selector picks. */
@@ -187,17 +192,41 @@ export function parseEvaluation(output: string): Evaluation {
       `output is not JSON: expected {"targetReplicas": <number>}, got ${quote(output)}`,
     );
   }
-  const target =
-    typeof parsed === "object" && parsed !== null
-      ? (parsed as Record<string, unknown>)["targetReplicas"]
-      : undefined;
+  const fields = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const target = fields["targetReplicas"];
   if (typeof target !== "number" || !Number.isInteger(target) || target < 0) {
     throw new StageError(
       "evaluate",
       `output has no usable targetReplicas (a whole number >= 0): got ${quote(output)}`,
     );
   }
-  return { targetReplicas: target };
+  const podsToRemove = parsePodsToRemove(fields["podsToRemove"]);
+  return podsToRemove ? { targetReplicas: target, podsToRemove } : { targetReplicas: target };
+}
+
+/** At most this many names: one per Pod of a large Deployment is far below it. */
+const MAX_PODS_TO_REMOVE = 1000;
+
+function parsePodsToRemove(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value))
+    throw new StageError(
+      "evaluate",
+      `podsToRemove must be a list of Pod names, got ${quote(JSON.stringify(value))}`,
+    );
+  if (value.length > MAX_PODS_TO_REMOVE)
+    throw new StageError(
+      "evaluate",
+      `podsToRemove has ${value.length} names; at most ${MAX_PODS_TO_REMOVE} are read`,
+    );
+  value.forEach((name: unknown, i) => {
+    if (typeof name !== "string" || name === "" || name.length > 253)
+      throw new StageError(
+        "evaluate",
+        `podsToRemove[${i}] is not a Pod name (a non-empty string of at most 253 characters): got ${quote(JSON.stringify(name))}`,
+      );
+  });
+  return value as string[];
 }
 
 function quote(text: string): string {
@@ -260,6 +289,9 @@ export async function runCycle(
     runType,
   };
   await ctx.stages.run("preScale", hookInput, ctx.signal);
+  const desired = decision.scale ? decision.replicas : target.current;
+  const deletionCosts = await applyDeletionCosts(ctx, state, target, evaluation, desired);
+  const costs = deletionCosts ? { deletionCosts } : {};
   let scaled = false;
   if (decision.scale) {
     // Shutting down after the decision but before the write: leave the target as it is.
@@ -276,7 +308,67 @@ export async function runCycle(
     seen.scaled = true;
   }
   await ctx.stages.run("postScale", hookInput, ctx.signal);
-  return { target, metrics, evaluation, decision, scaled };
+  return { target, metrics, evaluation, decision, scaled, ...costs };
+}
+
+/**
+ * Before a scale-down, the Pods evaluate named in podsToRemove get a low
+ * deletion cost, and costs an earlier run set on Pods that stayed are removed
+ * (deletion-cost.ts). Best effort: a Pod that cannot be annotated is a
+ * warning, and the scale goes ahead; the ReplicaSet controller decides anyway.
+ * Lists the Pods only when there is something to set or clear.
+ */
+async function applyDeletionCosts(
+  ctx: CycleContext,
+  state: CycleState,
+  target: TargetState,
+  evaluation: Evaluation,
+  desired: number,
+): Promise<CycleOutcome["deletionCosts"]> {
+  const named = evaluation.podsToRemove ?? [];
+  const marked = state.costMarked ?? [];
+  if (marked.length === 0 && (named.length === 0 || desired >= target.current)) return undefined;
+  const ref = ctx.config.scaleTargetRef;
+  const plan = planDeletionCosts({
+    target: { kind: ref.kind, name: ref.name, group: target.resource.group },
+    pods: await ctx.target.pods(target.selector),
+    podsToRemove: named,
+    current: target.current,
+    desired,
+    marked,
+  });
+  const warnings = [...plan.warnings];
+  const failedClears: string[] = [];
+  const done = { set: [] as string[], cleared: [] as string[] };
+  for (const change of plan.changes) {
+    try {
+      await ctx.target.setDeletionCost(change.pod, change.cost);
+      (change.cost === null ? done.cleared : done.set).push(change.pod);
+    } catch (err) {
+      // Gone since the list: nothing to set or clear.
+      if (err instanceof KubeApiError && err.status === 404) continue;
+      if (change.cost === null) failedClears.push(change.pod);
+      warnings.push(costFailure(change.pod, err));
+    }
+  }
+  state.costMarked = [...plan.marked, ...failedClears];
+  for (const w of warnings) ctx.log.warn({ podsToRemove: named }, w);
+  if (done.set.length + done.cleared.length > 0)
+    ctx.log.info({ set: done.set, cleared: done.cleared }, "Pod deletion costs written before the scale");
+  return { ...done, warnings };
+}
+
+function costFailure(pod: string, err: unknown): string {
+  const status = err instanceof KubeApiError ? err.status : undefined;
+  const text = errorText(err);
+  if (status === 403 && text.includes("ValidatingAdmissionPolicy"))
+    return `could not set the deletion cost of Pod ${pod}: the admission policy refused it (${text})`;
+  if (status === 403)
+    return (
+      `could not set the deletion cost of Pod ${pod}: not allowed to patch pods; ` +
+      "set roleRequiresPodDeletionCost: true on the CustomPodAutoscaler"
+    );
+  return `could not set the deletion cost of Pod ${pod}: ${text}`;
 }
 
 function errorText(err: unknown): string {

@@ -1,6 +1,7 @@
 // Reads what a run needs from the cluster: the target (any kind with /scale,
 // resolved through discovery), its /scale, and, per pod, its pods.
 import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
+import { DELETION_COST_ANNOTATION } from "../api/names.ts";
 import type { Discovery, ResolvedResource } from "../kube/discovery.ts";
 import { resourcePath } from "../kube/discovery.ts";
 import type { KubeClient } from "../kube/http.ts";
@@ -76,6 +77,11 @@ export class TargetClient {
     // List items carry no kind or apiVersion; a Pod handed to the metric stage
     // should say what it is (the original left both out).
     return list.items.map((pod) => ({ apiVersion: "v1", kind: "Pod", ...pod }));
+  }
+
+  /** Sets or (null) removes a Pod's controller.kubernetes.io/pod-deletion-cost. */
+  async setDeletionCost(pod: string, cost: string | null): Promise<void> {
+    await this.#writer.annotate(Pods, this.#namespace, pod, DELETION_COST_ANNOTATION, cost);
   }
 
   async scale(resource: ResolvedResource, replicas: number): Promise<void> {

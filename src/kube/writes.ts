@@ -66,6 +66,21 @@ export class Writer {
     });
   }
 
+  /** Sets (a string) or removes (null) one annotation, with a merge patch that touches nothing else. */
+  annotate(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    key: string,
+    value: string | null,
+  ): Promise<unknown> {
+    return this.#http.request("PATCH", objectPath(type, namespace, name), {
+      body: { metadata: { annotations: { [key]: value } } },
+      contentType: "application/merge-patch+json",
+      query: { fieldManager: this.#fieldManager },
+    });
+  }
+
   getScale(target: ResolvedResource, namespace: string, name: string): Promise<Scale> {
     return this.#http.request<Scale>("GET", `${objectPath(target, namespace, name)}/scale`);
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { firstDifference, policyProblem } from "./admission-guard.ts";
 import { admissionPolicy, admissionPolicyBinding } from "./admission-policy.ts";
+import { podCostPolicy, podCostPolicyBinding } from "./pod-cost-policy.ts";
 
 /** What the apiserver returns: ours plus the defaults it fills in. */
 const served = <T extends object>(o: T, extra: Record<string, unknown>): T => {
@@ -34,13 +35,33 @@ describe("firstDifference", () => {
 describe("policyProblem", () => {
   const policy = served(admissionPolicy(), { matchConstraints: { matchPolicy: "Equivalent" } });
   const binding = served(admissionPolicyBinding(), {});
+  const cost = {
+    policy: served(podCostPolicy(), { matchConstraints: { matchPolicy: "Equivalent" } }),
+    binding: served(podCostPolicyBinding(), {}),
+  };
+  const live = (requester: object, podCost: object = cost) => ({
+    "cpa-requester-rights": { policy, binding, ...requester },
+    "cpa-pod-deletion-cost": { ...cost, ...podCost },
+  });
 
-  test("this release's policy and binding, as served with defaults, are no problem", () => {
-    assert.equal(policyProblem({ policy, binding }), undefined);
+  test("this release's policies and bindings, as served with defaults, are no problem", () => {
+    assert.equal(policyProblem(live({})), undefined);
+  });
+
+  test("the deletion-cost policy is guarded too", () => {
+    assert.match(
+      policyProblem(live({}, { policy: undefined })) ?? "",
+      /^the ValidatingAdmissionPolicy cpa-pod-deletion-cost is missing: /,
+    );
+    const weakened = served(podCostPolicy(), { failurePolicy: "Ignore" });
+    assert.match(
+      policyProblem(live({}, { policy: weakened })) ?? "",
+      /ValidatingAdmissionPolicy cpa-pod-deletion-cost is not the one this operator ships \(spec\.failurePolicy/,
+    );
   });
 
   test("a missing object is named, with what its absence allows and the way out", () => {
-    const problem = policyProblem({ policy, binding: undefined }) ?? "";
+    const problem = policyProblem(live({ binding: undefined })) ?? "";
     assert.match(problem, /^the ValidatingAdmissionPolicyBinding cpa-requester-rights is missing: /);
     assert.match(problem, /obtain through the operator what they may not do themselves/);
     assert.match(problem, /--skip-admission-policy-check/);
@@ -49,7 +70,7 @@ describe("policyProblem", () => {
   test("a changed policy names the field", () => {
     const weakened = served(admissionPolicy(), { failurePolicy: "Ignore" });
     assert.match(
-      policyProblem({ policy: weakened, binding }) ?? "",
+      policyProblem(live({ policy: weakened })) ?? "",
       /not the one this operator ships \(spec\.failurePolicy is "Ignore", expected "Fail"\)/,
     );
   });

@@ -1,17 +1,30 @@
-// The operator relies on its admission policy (admission-policy.ts) to refuse a
-// CPA whose author could not do themselves what the operator would do for them.
-// Without it, or with a weakened one, provisioning would hand CPA authors the
-// operator's rights. So the operator checks, at start and then periodically,
-// that the policy and its binding exist and hold what this release ships, and
-// provisions nothing while they do not (an admin may opt out with
-// --skip-admission-policy-check, knowing what they lose).
+// The operator relies on its admission policies to refuse what the Roles it
+// provisions would otherwise allow: cpa-requester-rights (admission-policy.ts)
+// a CPA whose author could not do themselves what the operator would do for
+// them, cpa-pod-deletion-cost (pod-cost-policy.ts) an autoscaler's Pod patch
+// beyond the deletion cost. Without them, or with weakened ones, provisioning
+// would hand CPA authors the operator's rights. So the operator checks, at
+// start and then periodically, that the policies and their bindings exist and
+// hold what this release ships, and provisions nothing while they do not (an
+// admin may opt out with --skip-admission-policy-check, knowing what they lose).
 import type { Logger } from "pino";
 import { isNotFound, KubeApiError, type KubeClient } from "../kube/http.ts";
 import { ADMISSION_POLICY_NAME, admissionPolicy, admissionPolicyBinding } from "./admission-policy.ts";
+import { POD_COST_POLICY_NAME, podCostPolicy, podCostPolicyBinding } from "./pod-cost-policy.ts";
 
 const BASE = "/apis/admissionregistration.k8s.io/v1";
-export const POLICY_PATH = `${BASE}/validatingadmissionpolicies/${ADMISSION_POLICY_NAME}`;
-export const BINDING_PATH = `${BASE}/validatingadmissionpolicybindings/${ADMISSION_POLICY_NAME}`;
+
+/** The policies the operator relies on, each with its binding of the same name. */
+export const GUARDED_POLICIES = [
+  { name: ADMISSION_POLICY_NAME, policy: admissionPolicy, binding: admissionPolicyBinding },
+  { name: POD_COST_POLICY_NAME, policy: podCostPolicy, binding: podCostPolicyBinding },
+] as const;
+
+export const policyPath = (name: string): string => `${BASE}/validatingadmissionpolicies/${name}`;
+export const bindingPath = (name: string): string => `${BASE}/validatingadmissionpolicybindings/${name}`;
+
+/** What the cluster holds, by policy name; undefined where an object is missing. */
+export type LivePolicies = Record<string, { policy: unknown; binding: unknown }>;
 
 const show = (v: unknown): string => {
   const text = v === undefined ? "nothing" : JSON.stringify(v);
@@ -54,20 +67,12 @@ const CONSEQUENCE =
   "Apply this release's config/cluster.yaml (or its chart) as docs/security.md says, " +
   "or start the operator with --skip-admission-policy-check to run without it";
 
-/** What is wrong with the policy and binding the cluster has, or undefined when they are this release's. Pure. */
-export function policyProblem(live: { policy: unknown; binding: unknown }): string | undefined {
-  const checks = [
-    {
-      what: `ValidatingAdmissionPolicy ${ADMISSION_POLICY_NAME}`,
-      want: admissionPolicy(),
-      live: live.policy,
-    },
-    {
-      what: `ValidatingAdmissionPolicyBinding ${ADMISSION_POLICY_NAME}`,
-      want: admissionPolicyBinding(),
-      live: live.binding,
-    },
-  ];
+/** What is wrong with the policies and bindings the cluster has, or undefined when they are this release's. Pure. */
+export function policyProblem(live: LivePolicies): string | undefined {
+  const checks = GUARDED_POLICIES.flatMap((g) => [
+    { what: `ValidatingAdmissionPolicy ${g.name}`, want: g.policy(), live: live[g.name]?.policy },
+    { what: `ValidatingAdmissionPolicyBinding ${g.name}`, want: g.binding(), live: live[g.name]?.binding },
+  ]);
   for (const c of checks) {
     if (c.live === undefined) return `the ${c.what} is missing: ${CONSEQUENCE}`;
     const spec = (o: unknown): unknown => (o as { spec?: unknown }).spec;
@@ -107,18 +112,25 @@ export class AdmissionGuard {
     }
   }
 
-  /** Reads both objects; a transient failure keeps the last answer (logged), a refusal is a problem. */
+  async #readAll(): Promise<LivePolicies> {
+    const live: LivePolicies = {};
+    for (const g of GUARDED_POLICIES)
+      live[g.name] = {
+        policy: await this.#read(policyPath(g.name)),
+        binding: await this.#read(bindingPath(g.name)),
+      };
+    return live;
+  }
+
+  /** Reads every object; a transient failure keeps the last answer (logged), a refusal is a problem. */
   async check(): Promise<void> {
     let problem: string | undefined;
     try {
-      problem = policyProblem({
-        policy: await this.#read(POLICY_PATH),
-        binding: await this.#read(BINDING_PATH),
-      });
+      problem = policyProblem(await this.#readAll());
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 403) {
         problem =
-          `the operator may not read the admission policy ${ADMISSION_POLICY_NAME} (${err.message}): ` +
+          `the operator may not read its admission policies (${err.message}): ` +
           "bind it to the cpa-operator-admission-policy ClusterRole as docs/operator.md's install says; until then no CPA is provisioned";
       } else {
         this.#o.log.warn(
@@ -132,8 +144,11 @@ export class AdmissionGuard {
     const was = this.#problem;
     this.#problem = problem;
     if (problem === undefined)
-      this.#o.log.info({ policy: ADMISSION_POLICY_NAME }, "The admission policy is in place; provisioning");
-    else this.#o.log.error({ policy: ADMISSION_POLICY_NAME, problem }, "Not provisioning any CPA");
+      this.#o.log.info(
+        { policies: GUARDED_POLICIES.map((g) => g.name) },
+        "The admission policies are in place; provisioning",
+      );
+    else this.#o.log.error({ problem }, "Not provisioning any CPA");
     if (was !== undefined || problem !== undefined) this.#o.onChange();
   }
 

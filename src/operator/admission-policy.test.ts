@@ -31,7 +31,11 @@ const policyChecks = (): string[] => {
 
 /** Every rule of a Role with all flags set, in the same words; the target as the policy names it. */
 function roleRules(): { checked: string[]; own: string[] } {
-  const cpa = cpaFixture({ roleRequiresMetricsServer: true, roleRequiresArgoRollouts: true });
+  const cpa = cpaFixture({
+    roleRequiresMetricsServer: true,
+    roleRequiresArgoRollouts: true,
+    roleRequiresPodDeletionCost: true,
+  });
   const role = desiredRole(cpa, DEPLOYMENTS);
   const checked: string[] = [];
   const own: string[] = [];

@@ -7,7 +7,7 @@
 // cluster admin adds a ClusterRole labelled AGGREGATE_LABEL and the operator's
 // ClusterRole picks it up.
 import type { V1PolicyRule } from "@kubernetes/client-node";
-import { ADMISSION_POLICY_NAME, GROUP, PLURAL } from "../api/names.ts";
+import { ADMISSION_POLICY_NAME, GROUP, PLURAL, POD_COST_POLICY_NAME } from "../api/names.ts";
 import { FLAGGED_RULES } from "./desired/role.ts";
 import { OWNED_KINDS } from "./owned/index.ts";
 
@@ -71,7 +71,7 @@ export const LEADER_ELECTION_RULES: readonly V1PolicyRule[] = [
 ];
 
 /**
- * Cluster-wide, by name: reading the admission policy and its binding, which
+ * Cluster-wide, by name: reading the admission policies and their bindings, which
  * the operator checks before it provisions anything (admission-guard.ts). A
  * ClusterRole of its own, bound by a ClusterRoleBinding even in the namespaced
  * install, whose RoleBindings cannot grant cluster-scoped objects.
@@ -80,7 +80,7 @@ export const POLICY_READ_RULES: readonly V1PolicyRule[] = [
   {
     apiGroups: ["admissionregistration.k8s.io"],
     resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
-    resourceNames: [ADMISSION_POLICY_NAME],
+    resourceNames: [ADMISSION_POLICY_NAME, POD_COST_POLICY_NAME],
     verbs: ["get"],
   },
 ];

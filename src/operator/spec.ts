@@ -8,6 +8,7 @@ export interface EffectiveFlags {
   provisionPod: boolean;
   roleRequiresMetricsServer: boolean;
   roleRequiresArgoRollouts: boolean;
+  roleRequiresPodDeletionCost: boolean;
 }
 
 export function effectiveSpec(spec: CustomPodAutoscalerSpec): EffectiveFlags {
@@ -18,5 +19,7 @@ export function effectiveSpec(spec: CustomPodAutoscalerSpec): EffectiveFlags {
     provisionPod: spec.provisionPod ?? SPEC_DEFAULTS.provisionPod,
     roleRequiresMetricsServer: spec.roleRequiresMetricsServer ?? SPEC_DEFAULTS.roleRequiresMetricsServer,
     roleRequiresArgoRollouts: spec.roleRequiresArgoRollouts ?? SPEC_DEFAULTS.roleRequiresArgoRollouts,
+    roleRequiresPodDeletionCost:
+      spec.roleRequiresPodDeletionCost ?? SPEC_DEFAULTS.roleRequiresPodDeletionCost,
   };
 }

@@ -58,7 +58,11 @@ function sentByOperators(log: string): Set<string> {
 
 /** Everything a provisioned Role may grant: every built-in target kind, every flag on. */
 function grantable(): Set<string> {
-  const cpa = cpaFixture({ roleRequiresMetricsServer: true, roleRequiresArgoRollouts: true });
+  const cpa = cpaFixture({
+    roleRequiresMetricsServer: true,
+    roleRequiresArgoRollouts: true,
+    roleRequiresPodDeletionCost: true,
+  });
   const rules = BUILTIN_TARGETS.flatMap(
     (t) => desiredRole(cpa, { ...t, version: "v1", namespaced: true, scalable: true }).rules ?? [],
   );

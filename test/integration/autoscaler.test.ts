@@ -201,6 +201,89 @@ describe("fallback", () => {
   });
 });
 
+describe("choosing which Pods go", () => {
+  test("a scale-down removes the Pods evaluate named in podsToRemove, and keeps the one the ReplicaSet would have removed first", async (t) => {
+    const namespace = await testNamespace(t);
+    const pods = async () =>
+      (await core.listNamespacedPod({ namespace, labelSelector: "app=hello-kubernetes" })).items.filter(
+        (p) => !p.metadata?.deletionTimestamp,
+      );
+    const podCount = (n: number) => async () => ((await pods()).length === n ? true : undefined);
+    await apply(namespace, seed.deploymentYaml.replace("replicas: 1", "replicas: 3"));
+    await eventually("3 pods", podCount(3));
+    // The ReplicaSet removes the youngest Pods first (by creation time, in
+    // logarithmic buckets): a fourth Pod seconds younger than the rest is the one it would remove.
+    const older = new Set((await pods()).map((p) => p.metadata?.name ?? ""));
+    await new Promise((r) => setTimeout(r, 3000));
+    await kubectl(["scale", "deployment/hello-kubernetes", "-n", namespace, "--replicas=4"]);
+    await eventually("4 pods", podCount(4));
+    const keeper = (await pods()).map((p) => p.metadata?.name ?? "").find((n) => !older.has(n));
+    assert.ok(keeper);
+    const evaluate = JSON.stringify({
+      type: "shell",
+      shell: {
+        entrypoint: "/bin/sh",
+        command: ["-c", `echo '${JSON.stringify({ targetReplicas: 1, podsToRemove: [...older] })}'`],
+      },
+    });
+    const metric = JSON.stringify({
+      type: "shell",
+      shell: { entrypoint: "/bin/sh", command: ["-c", "echo -n 0"] },
+    });
+    const cpa = cpaWithConfig({ interval: "500", runMode: "per-resource", metric, evaluate }).replace(
+      "  config:\n",
+      "  roleRequiresPodDeletionCost: true\n  config:\n",
+    );
+    const proc = await startAutoscaler(t, namespace, cpa, { "/config.yaml": "{}\n" });
+    await reachReplicas(namespace, 1);
+    await eventually("only the Pod evaluate kept", async () => {
+      const left = (await pods()).map((p) => p.metadata?.name);
+      return left.length === 1 && left[0] === keeper ? true : undefined;
+    });
+    assert.match(proc.output(), /Pod deletion costs written before the scale/);
+    assert.doesNotMatch(proc.output(), /could not set the deletion cost/);
+  });
+
+  test("without roleRequiresPodDeletionCost the costs cannot be set: a warning naming the flag, and the scale goes ahead", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml.replace("replicas: 1", "replicas: 2"));
+    await reachReplicas(namespace, 2);
+    const names = async () =>
+      (await core.listNamespacedPod({ namespace, labelSelector: "app=hello-kubernetes" })).items.map(
+        (p) => p.metadata?.name ?? "",
+      );
+    const [first] = await eventually("2 pods", async () => {
+      const n = await names();
+      return n.length === 2 ? n : undefined;
+    });
+    const evaluate = JSON.stringify({
+      type: "shell",
+      shell: {
+        entrypoint: "/bin/sh",
+        command: ["-c", `echo '{"targetReplicas": 1, "podsToRemove": ["${first}"]}'`],
+      },
+    });
+    const metric = JSON.stringify({
+      type: "shell",
+      shell: { entrypoint: "/bin/sh", command: ["-c", "echo -n 0"] },
+    });
+    const proc = await startAutoscaler(
+      t,
+      namespace,
+      cpaWithConfig({ interval: "500", runMode: "per-resource", metric, evaluate }),
+      { "/config.yaml": "{}\n" },
+    );
+    await reachReplicas(namespace, 1);
+    await eventually("the warning", () =>
+      Promise.resolve(
+        proc.output().includes("not allowed to patch pods; set roleRequiresPodDeletionCost: true")
+          ? true
+          : undefined,
+      ),
+    );
+  });
+});
+
 describe("runtime behaviour", () => {
   const shellMethod = (script: string, timeout = 2000) =>
     JSON.stringify({ type: "shell", timeout, shell: { entrypoint: "/bin/sh", command: ["-c", script] } });

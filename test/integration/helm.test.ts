@@ -254,7 +254,7 @@ describe("the Helm chart", () => {
     const sh = shell(t, namespace);
     await sh.run("kubectl delete -f config/cluster.yaml -l app.kubernetes.io/part-of=cpa");
     await sh.run(
-      "kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy cpa-requester-rights",
+      "kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy cpa-requester-rights cpa-pod-deletion-cost",
     );
     await gone(["namespace", "cpa-system"]);
     await sh.run(

@@ -340,7 +340,7 @@ describe("docs/migrating.md", () => {
     // Rolling back: ours goes, the CRD and the CPAs stay, the original comes back.
     await checkout.run("kubectl delete -f config/cluster.yaml -l app.kubernetes.io/part-of=cpa");
     await checkout.run(
-      "kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy cpa-requester-rights",
+      "kubectl delete validatingadmissionpolicybinding,validatingadmissionpolicy cpa-requester-rights cpa-pod-deletion-cost",
     );
     await ok(["get", "crd", CRD]);
     for (const cpa of cpas) await assertKept(cpa, "after removing the new operator");

@@ -491,6 +491,7 @@ describe("validation at apply time", () => {
       "provisionPod",
       "roleRequiresMetricsServer",
       "roleRequiresArgoRollouts",
+      "roleRequiresPodDeletionCost",
     ]) {
       assert.match(res.stdout, new RegExp(`^ {2}${field}\\s+<`, "m"), `${field} is not documented`);
     }

@@ -367,6 +367,70 @@ describe("admission: a CPA's author needs the rights the operator uses for them"
     assert.match(res.stderr, /may not get pods\.metrics\.k8s\.io in namespace/);
   });
 
+  test("roleRequiresPodDeletionCost needs patch pods; its ServiceAccount may then change only the cost of its target's Pods", async (t) => {
+    const ns = await testNamespace(t);
+    await applyAsAdmin(ns, DEPLOYMENT);
+    await applyAsAdmin(ns, DEPLOYMENT.replace(/hello-kubernetes/g, "other"));
+    const flagged = cpaWith("  roleRequiresPodDeletionCost: true");
+    const gina = await userWith(ns, "gina", authorRights());
+    const refused = await applyAs(gina, ns, flagged);
+    assert.notEqual(refused.code, 0, "the CPA was accepted");
+    assert.match(refused.stderr, /may not patch pods in namespace .*roleRequiresPodDeletionCost/);
+
+    const PATCH_PODS: V1PolicyRule = { apiGroups: [""], resources: ["pods"], verbs: ["patch"] };
+    const hal = await userWith(ns, "hal", [...authorRights(), PATCH_PODS]);
+    const accepted = await applyAs(hal, ns, flagged);
+    assert.equal(accepted.code, 0, accepted.stderr);
+    await eventually("the Role to grant patch pods", async () => {
+      const role = await rbac.readNamespacedRole({ name: NAME, namespace: ns }).catch(() => undefined);
+      return role?.rules?.some((r) => r.resources?.includes("pods") && r.verbs.includes("patch"))
+        ? true
+        : undefined;
+    });
+    const podOf = (app: string) =>
+      eventually(`a Pod of ${app}`, async () => {
+        const pods = await core.listNamespacedPod({ namespace: ns, labelSelector: `app=${app}` });
+        return pods.items[0]?.metadata?.name;
+      });
+    const mine = await podOf("hello-kubernetes");
+    const theirs = await podOf("other");
+    const autoscaler = await serviceAccountKubeconfig(ns, NAME);
+    const as = (args: string[]) => kubectlAs(autoscaler, [...args, "-n", ns]);
+    const cost = "controller.kubernetes.io/pod-deletion-cost";
+    await eventually("the autoscaler's account to be allowed to patch pods", async () =>
+      (await as(["auth", "can-i", "patch", "pods"])).stdout.trim() === "yes" ? true : undefined,
+    );
+
+    const set = await as(["annotate", "pod", mine, `${cost}=-3`]);
+    assert.equal(set.code, 0, set.stderr);
+    const cleared = await as(["annotate", "pod", mine, `${cost}-`]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+
+    const onlyCost =
+      /runs the autoscaler of CustomPodAutoscaler python-custom-autoscaler, whose roleRequiresPodDeletionCost lets it change only the controller\.kubernetes\.io\/pod-deletion-cost annotation of /;
+    const image = await as([
+      "patch",
+      "pod",
+      mine,
+      "--type=json",
+      "-p",
+      '[{"op":"replace","path":"/spec/containers/0/image","value":"busybox"}]',
+    ]);
+    assert.notEqual(image.code, 0, "the autoscaler's account changed a Pod's image");
+    assert.match(image.stderr, onlyCost);
+    const label = await as(["label", "pod", mine, "stolen=yes"]);
+    assert.notEqual(label.code, 0, "the autoscaler's account changed a Pod's labels");
+    assert.match(label.stderr, onlyCost);
+    const annotation = await as(["annotate", "pod", mine, "other=x"]);
+    assert.notEqual(annotation.code, 0, "the autoscaler's account set another annotation");
+    const foreign = await as(["annotate", "pod", theirs, `${cost}=-3`]);
+    assert.notEqual(foreign.code, 0, "the autoscaler's account set the cost of another Deployment's Pod");
+    assert.match(
+      foreign.stderr,
+      new RegExp(`the Pods of its target hello-kubernetes, and Pod ${theirs} is not one`),
+    );
+  });
+
   test("a scaleTargetRef.apiVersion that is not group/version is refused by the CRD, naming the field", async (t) => {
     const ns = await testNamespace(t);
     const manifest = cpaWith("").replace(

@@ -3,6 +3,7 @@
 // original pipes to scripts; its output is the raw text the script printed (or
 // the HTTP body), parsed by the caller.
 import type { Logger } from "pino";
+import type { Spawner } from "./spawn.ts";
 
 export interface StageRunner {
   /** Runs the stage with its JSON input; resolves with its raw output. */
@@ -46,6 +47,8 @@ export interface RunnerContext {
   /** Relative paths in the method (module paths, TLS files) resolve against this folder. */
   configDir: string;
   log: Logger;
+  /** How the shell method starts programs; sharedSpawner (spawn-helper.ts) unless a test picks one. */
+  spawner?: Spawner;
 }
 
 /** How long a stage may take, and how much it may print. */

@@ -1,8 +1,6 @@
 // The shell method: runs a program with the stage's JSON on stdin and takes what
 // it prints on stdout, as the original runtime does. No shell is implied: the
 // entrypoint is executed directly with `command` as its arguments.
-import { spawn } from "node:child_process";
-import type { Readable } from "node:stream";
 import type { ShellConfig } from "../../api/autoscaler-config.ts";
 import {
   MethodError,
@@ -11,6 +9,8 @@ import {
   type RunnerLimits,
   type StageRunner,
 } from "./method.ts";
+import type { SpawnExit } from "./spawn.ts";
+import { sharedSpawner } from "./spawn-helper.ts";
 
 /** stderr is kept to its last bytes: it goes into messages and logs, never into a stage. */
 const MAX_STDERR_BYTES = 64 * 1024;
@@ -26,6 +26,7 @@ export function shellRunner(
   const { timeoutMs, maxOutputBytes } = limits;
   const [entrypoint, args] = commandLine(config);
   const name = [entrypoint, ...args].join(" ");
+  const spawner = ctx.spawner ?? sharedSpawner;
 
   return {
     run(input, signal) {
@@ -34,32 +35,21 @@ export function shellRunner(
           reject(abortReason(signal));
           return;
         }
-        // detached puts the child in a process group of its own, so a timeout can
-        // kill everything it started too, not just the direct child.
-        const child = spawn(entrypoint, args, { detached: true, stdio: ["pipe", "pipe", "pipe"] });
-        const stdout = capture(child.stdout, maxOutputBytes, () => {
+        const stdout = capture(maxOutputBytes, () => {
           // Past the limit the output is useless: stop the command now rather than read on.
-          killGroup();
+          child.kill();
           fail(outputTooLarge(name, maxOutputBytes));
         });
-        const stderr = capture(child.stderr, MAX_STDERR_BYTES);
+        const stderr = capture(MAX_STDERR_BYTES);
 
         const timer = setTimeout(() => {
-          killGroup();
+          child.kill();
           fail(new MethodError("timeout", `${name} did not finish within ${timeoutMs} ms and was killed`));
         }, timeoutMs);
         signal?.addEventListener("abort", onAbort, { once: true });
 
-        function killGroup(): void {
-          if (child.pid === undefined) return;
-          try {
-            process.kill(-child.pid, "SIGKILL");
-          } catch {
-            // ESRCH: the group is already gone.
-          }
-        }
         function onAbort(): void {
-          killGroup();
+          child.kill();
           fail(abortReason(signal));
         }
         function cleanUp(): void {
@@ -70,11 +60,7 @@ export function shellRunner(
           cleanUp();
           reject(err);
         }
-
-        child.on("error", (err: NodeJS.ErrnoException) => {
-          fail(new MethodError("spawn", `could not run ${entrypoint}: ${spawnReason(err)}`, {}, err));
-        });
-        child.on("close", (code, killedBy) => {
+        function onExit({ code, signal: killedBy }: SpawnExit): void {
           const err = stderr.text();
           if (stdout.overflowed) return;
           if (code === 0) {
@@ -97,12 +83,18 @@ export function shellRunner(
               }),
             );
           }
-        });
+        }
 
-        // A script that never reads stdin closes the pipe before we finish writing
-        // (EPIPE); that is fine on its own, and its exit status tells the rest.
-        child.stdin.on("error", () => undefined);
-        child.stdin.end(input);
+        // The spawner puts the program in a process group of its own, so a kill
+        // (timeout, abort, too much output) ends everything it started too.
+        const child = spawner.spawn(entrypoint, args, input, {
+          stdout: stdout.push,
+          stderr: stderr.push,
+          exit: onExit,
+          error(err) {
+            fail(new MethodError("spawn", `could not run ${entrypoint}: ${spawnReason(err)}`, {}, err));
+          },
+        });
       });
     },
   };
@@ -116,33 +108,32 @@ function commandLine(config: ShellConfig): [string, string[]] {
 }
 
 /**
- * Collects a stream up to limit bytes. With onOverflow, passing the limit calls
+ * Collects output up to limit bytes. With onOverflow, passing the limit calls
  * it once (the stage fails); without, only the first limit bytes are kept.
  */
 function capture(
-  stream: Readable,
   limit: number,
   onOverflow?: () => void,
-): { text(): string; readonly overflowed: boolean } {
+): { push: (chunk: Buffer) => void; text: () => string; readonly overflowed: boolean } {
   const chunks: Buffer[] = [];
   let size = 0;
   let overflowed = false;
-  stream.on("data", (chunk: Buffer) => {
-    if (overflowed) return;
-    const room = limit - size;
-    if (chunk.length > room) {
-      overflowed = true;
-      if (onOverflow) {
-        chunks.length = 0;
-        onOverflow();
-        return;
-      }
-    }
-    const kept = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
-    chunks.push(kept);
-    size += kept.length;
-  });
   return {
+    push: (chunk: Buffer) => {
+      if (overflowed) return;
+      const room = limit - size;
+      if (chunk.length > room) {
+        overflowed = true;
+        if (onOverflow) {
+          chunks.length = 0;
+          onOverflow();
+          return;
+        }
+      }
+      const kept = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+      chunks.push(kept);
+      size += kept.length;
+    },
     text: () => Buffer.concat(chunks).toString("utf8"),
     get overflowed() {
       return overflowed;

@@ -19,12 +19,12 @@ export type DecisionRule = "minReplicas" | "maxReplicas" | "stabilization" | "po
 
 /** Something the record holds less of than the run saw. */
 export interface Cut {
-  /** `resource`, or `metrics[i].value`. */
+  /** `resource`, `metrics[i].value`, or `evaluation.podsToRemove`. */
   path: string;
   /** Its size before the cut, in bytes. */
   bytes: number;
   cap: number;
-  /** What was kept. */
+  /** What was kept: the first names of podsToRemove are a prefix too. */
   kept: "prefix" | "summary";
 }
 
@@ -156,6 +156,23 @@ function summary(resource: Resource): Resource {
   };
 }
 
+/** targetReplicas, and podsToRemove as the first names that fit in METRIC_VALUE_CAP bytes. Pure. */
+function cappedEvaluation(evaluation: Evaluation, cuts: Cut[]): Evaluation {
+  const names = evaluation.podsToRemove;
+  if (names === undefined) return { targetReplicas: evaluation.targetReplicas };
+  const bytes = utf8Bytes(JSON.stringify(names));
+  if (bytes <= METRIC_VALUE_CAP) return { targetReplicas: evaluation.targetReplicas, podsToRemove: names };
+  cuts.push({ path: "evaluation.podsToRemove", bytes, cap: METRIC_VALUE_CAP, kept: "prefix" });
+  const kept: string[] = [];
+  let size = 2;
+  for (const name of names) {
+    size += utf8Bytes(JSON.stringify(name)) + 1;
+    if (size > METRIC_VALUE_CAP) break;
+    kept.push(name);
+  }
+  return { targetReplicas: evaluation.targetReplicas, podsToRemove: kept };
+}
+
 function cappedResource(resource: Resource, cuts: Cut[]): Resource {
   const kept = recorded(resource);
   const bytes = utf8Bytes(JSON.stringify(kept));
@@ -182,9 +199,7 @@ export function runRecord(input: RecordInput): RunRecord {
     ...(seen.current !== undefined ? { current: seen.current } : {}),
     ...(resource !== undefined ? { resource } : {}),
     ...(metrics !== undefined ? { metrics } : {}),
-    ...(seen.evaluation !== undefined
-      ? { evaluation: { targetReplicas: seen.evaluation.targetReplicas } }
-      : {}),
+    ...(seen.evaluation !== undefined ? { evaluation: cappedEvaluation(seen.evaluation, cuts) } : {}),
     ...(d
       ? {
           decision: {

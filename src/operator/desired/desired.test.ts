@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { POD_HASH_ANNOTATION } from "../../api/names.ts";
+import { POD_HASH_ANNOTATION, SHADOW_ANNOTATION } from "../../api/names.ts";
 import { cpaFixture, DEPLOYMENTS } from "./fixtures.ts";
 import { ownedByValue } from "./meta.ts";
 import {
@@ -112,6 +112,18 @@ describe("the Role", () => {
       );
     });
   }
+
+  test("adds patch on pods with roleRequiresPodDeletionCost, and not for a shadow, which never scales", () => {
+    const podRule = (annotations?: Record<string, string>) => {
+      const cpa = cpaFixture({ roleRequiresPodDeletionCost: true });
+      if (annotations) cpa.metadata.annotations = annotations;
+      return desiredRole(cpa, deployments).rules?.find((r) => r.resources?.includes("pods"));
+    };
+    assert.deepEqual(podRule()?.verbs, ["get", "list", "patch"]);
+    assert.deepEqual(podRule({ [SHADOW_ANNOTATION]: "true" })?.verbs, ["get", "list"]);
+    const plain = desiredRole(cpaFixture(), deployments).rules?.find((r) => r.resources?.includes("pods"));
+    assert.deepEqual(plain?.verbs, ["get", "list"]);
+  });
 
   test("leaves the target rules out while the target's kind cannot be resolved", () => {
     const rules = desiredRole(cpaFixture(), undefined).rules ?? [];

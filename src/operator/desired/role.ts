@@ -6,7 +6,10 @@ import { effectiveSpec, type EffectiveFlags } from "../spec.ts";
 import { ownedMetadata } from "./meta.ts";
 
 /** The spec flags that add rules to the Role. */
-export type GrantFlag = keyof Pick<EffectiveFlags, "roleRequiresMetricsServer" | "roleRequiresArgoRollouts">;
+export type GrantFlag = keyof Pick<
+  EffectiveFlags,
+  "roleRequiresMetricsServer" | "roleRequiresArgoRollouts" | "roleRequiresPodDeletionCost"
+>;
 
 /**
  * One rule the CPA's Role can grant. The Role (desiredRole) and the admission
@@ -70,6 +73,19 @@ export const ROLE_GRANTS: readonly RoleGrant[] = [
     verbs: ["get", "list"],
     because:
       "its autoscaler lists the namespace's Pods to find its target's (per-pod runs, Kubernetes metrics)",
+  },
+  {
+    // RBAC cannot narrow this to the target's Pods or to one annotation, and
+    // patching a Pod's image runs code as any ServiceAccount of the namespace:
+    // the cpa-pod-deletion-cost admission policy (pod-cost-policy.ts) narrows it.
+    on: "resources",
+    flag: "roleRequiresPodDeletionCost",
+    notForShadow: true,
+    apiGroups: [""],
+    resources: ["pods"],
+    verbs: ["patch"],
+    because:
+      "roleRequiresPodDeletionCost lets its autoscaler set controller.kubernetes.io/pod-deletion-cost on its target's Pods",
   },
   { on: "resources", apiGroups: [GROUP], resources: [PLURAL], verbs: ["get"], own: true, because: "" },
   {

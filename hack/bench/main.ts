@@ -32,7 +32,7 @@ import {
   measureReaction,
   type Runtime,
 } from "./processes.ts";
-import { renderReport, type Machine, type Results } from "./report.ts";
+import { CONCURRENT_API_MODE, renderReport, type Machine, type Results } from "./report.ts";
 import { measureJitter, measureOverhead } from "./runtime.ts";
 import {
   METHOD_KINDS,
@@ -87,7 +87,8 @@ const USAGE = `usage: npm run bench -- [options]
                           (CPA_ORIGINAL_OPERATOR, CPA_ORIGINAL_RUNTIME: a source folder, built into
                           .cache/originals, or a binary; see docs/benchmarks.md)
   --methods=module,sh,python,http               runtime and side by side: only these methods
-  --modes=per-resource,per-pod 10,per-pod 100   and only these modes
+  --modes=per-resource,per-pod 10,per-pod 100,per-pod 100 x4   and only these modes
+                          (x4: ours with metricConcurrency 4, the original one Pod after another)
   --jitter-cycles, --reaction-samples or --idle-seconds set to 0 skips that measurement
   --profile=DIR           a CPU profile (node --cpu-prof) of each operator process into DIR
   --quick                 small numbers everywhere, to check the benchmark itself`;
@@ -148,7 +149,7 @@ function parseOptions(args: string[]): Options {
     methods: (values.methods?.split(",") ?? METHOD_KINDS).filter((m): m is MethodKind =>
       (METHOD_KINDS as readonly string[]).includes(m),
     ),
-    modes: values.modes?.split(",") ?? [...TARGETS.map((t) => t.mode), K8S_METRICS_MODE],
+    modes: values.modes?.split(",") ?? [...TARGETS.map((t) => t.mode), CONCURRENT_MODE, K8S_METRICS_MODE],
   };
 }
 
@@ -250,6 +251,11 @@ async function runtimeSuite(
 
 /** The side-by-side mode with a Resource metric from metrics.k8s.io (per-pod 10, sh). */
 const K8S_METRICS_MODE = "per-pod 10 + kubernetesMetricSpecs";
+/**
+ * The 100-Pod target with metricConcurrency 4 for ours, against the original's
+ * only way, one Pod after another: issue #25's "faster than the original".
+ */
+const CONCURRENT_MODE = CONCURRENT_API_MODE;
 
 /**
  * A dry-run evaluation that also gathers a Resource metric (CPU, AverageValue)
@@ -306,6 +312,36 @@ async function kubernetesMetricsSideBySide(
   }
 }
 
+/** CONCURRENT_MODE: ours with metricConcurrency 4, the original as it runs (one Pod after another). */
+async function concurrentSideBySide(
+  cluster: Cluster,
+  namespace: string,
+  work: WorkDir,
+  serverUrl: string,
+  goBinary: string | undefined,
+  runtimes: Runtime[],
+  opts: Options,
+  results: Results,
+): Promise<void> {
+  const target = TARGETS.find((t) => t.mode === "per-pod 100");
+  if (!target) return;
+  for (const method of opts.methods.filter((m) => m !== "module")) {
+    for (const runtime of runtimes) {
+      log(`side by side: ${runtime}, ${method}, ${CONCURRENT_MODE}: REST API dry-run evaluations`);
+      results.api.push(
+        await measureApiRuns(cluster, runtime, goBinary, namespace, work, serverUrl, method, target, {
+          requests: opts.apiRequests,
+          warmup: 5,
+          budgetSeconds: opts.apiBudgetSeconds,
+          // The original has no such key.
+          ...(runtime === "ours" ? { extra: { metricConcurrency: 4 } } : {}),
+          mode: CONCURRENT_MODE,
+        }),
+      );
+    }
+  }
+}
+
 async function processSuite(
   cluster: Cluster,
   namespace: string,
@@ -330,6 +366,8 @@ async function processSuite(
       }
     }
   }
+  if (opts.modes.includes(CONCURRENT_MODE))
+    await concurrentSideBySide(cluster, namespace, work, serverUrl, goBinary, runtimes, opts, results);
   if (opts.modes.includes(K8S_METRICS_MODE))
     await kubernetesMetricsSideBySide(cluster, namespace, work, serverUrl, goBinary, runtimes, opts, results);
   for (const runtime of opts.jitterCycles > 0 ? runtimes : []) {

@@ -58,6 +58,8 @@ export const TARGETS = {
   idleRssMb: 60,
   /** A dry-run evaluation at most this many times the original's. */
   apiVsOriginal: 1.5,
+  /** Issue #25: with metricConcurrency, the 100-Pod sh run faster than the original's. */
+  concurrentVsOriginal: 1,
 } as const;
 
 function table(headers: string[], rows: (string | number)[][]): string {
@@ -315,15 +317,22 @@ function apiSection(r: Results): string {
       fmt(go),
       ours && go ? round(ours.ms.p50 / go.ms.p50) : "-",
       ours && go ? round(ours.ms.p99 / go.ms.p99) : "-",
-      ours && go
-        ? `${verdict(ours.ms.p50 <= TARGETS.apiVsOriginal * go.ms.p50)} (<= x${TARGETS.apiVsOriginal})`
-        : "",
+      ours && go ? apiVerdict(mode, ours, go) : "",
     ];
   });
   return table(
     ["method", "mode", "ours p50/p99 ms (n)", "go p50/p99 ms (n)", "ours/go p50", "ours/go p99", "target"],
     rows,
   );
+}
+
+/** The mode with metricConcurrency (ours only) must beat the original; the others stay within a factor. */
+export const CONCURRENT_API_MODE = "per-pod 100 x4";
+
+function apiVerdict(mode: string, ours: ApiRunResult, go: ApiRunResult): string {
+  if (mode === CONCURRENT_API_MODE)
+    return `${verdict(ours.ms.p50 < TARGETS.concurrentVsOriginal * go.ms.p50)} (< x${TARGETS.concurrentVsOriginal})`;
+  return `${verdict(ours.ms.p50 <= TARGETS.apiVsOriginal * go.ms.p50)} (<= x${TARGETS.apiVsOriginal})`;
 }
 
 function originalsSection(o: Originals): string {

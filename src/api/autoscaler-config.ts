@@ -1,7 +1,7 @@
 // The autoscaler runtime's configuration (config.yaml plus env overrides): the
 // original's keys and defaults, and our additions. One definition gives the ajv
 // validator, the defaults and the TypeScript types.
-import { scaleTargetRefSchema } from "./custom-pod-autoscaler.ts";
+import { HISTORY_LIMITS, scaleTargetRefSchema } from "./custom-pod-autoscaler.ts";
 import {
   anyObject,
   array,
@@ -207,6 +207,10 @@ export const CONFIG_DEFAULTS = {
   metricConcurrency: 1,
 } as const;
 
+/** state.maxBytes when left out, and the most it may be (the CPA's status holds the state). */
+export const STATE_DEFAULT_MAX_BYTES = 8192;
+export const STATE_LIMIT_MAX_BYTES: number = HISTORY_LIMITS.stateBytes;
+
 const API_DEFAULTS = CONFIG_DEFAULTS.apiConfig;
 
 export const apiConfigSchema = object(
@@ -369,6 +373,27 @@ export const configSchema = object(
           "keep failing; the first good run decides as usual again. Off unless set.",
       },
     ),
+    state: object(
+      {
+        enabled: boolean({
+          default: false,
+          description: "Pass state to the metric and evaluate stages, and keep what evaluate returns.",
+        }),
+        maxBytes: integer({
+          minimum: 2,
+          maximum: STATE_LIMIT_MAX_BYTES,
+          default: STATE_DEFAULT_MAX_BYTES,
+          description:
+            "The most the state may take as JSON, in bytes; a larger state fails the run with an error naming the limit.",
+        }),
+      },
+      {
+        description:
+          "State for your stages, kept in the CPA's status so that it outlives the autoscaler Pod: the metric and " +
+          "evaluate stages get it as `state` in their input (null at first), and evaluate may return a new one " +
+          "beside targetReplicas. Beyond the original; off unless enabled, so the stages' input stays the original's.",
+      },
+    ),
   },
   { required: ["scaleTargetRef", "metric", "evaluate"] },
 );
@@ -379,6 +404,7 @@ export type HttpConfig = Static<typeof httpSchema>;
 export type ModuleConfig = Static<typeof moduleSchema>;
 export type Behavior = Static<typeof behaviorSchema>;
 export type Fallback = NonNullable<Static<typeof configSchema>["fallback"]>;
+export type UserStateConfig = NonNullable<Static<typeof configSchema>["state"]>;
 export type ScalingRules = Static<typeof scaleUpRulesSchema>;
 export type ApiConfig = Static<typeof apiConfigSchema>;
 /** config.yaml as written: everything but the three required keys may be left out. */

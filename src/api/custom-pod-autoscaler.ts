@@ -194,6 +194,55 @@ export const decisionSchema = object(
   { description: "The autoscaler's latest decision, step by step." },
 );
 
+/** The most entries status.history keeps of each list; decide/history.ts bounds the scale events alike. */
+export const HISTORY_LIMITS = { recommendations: 2000, scaleEvents: 1000, stateBytes: 65_536 } as const;
+
+const at = string({ format: "date-time", description: "When, to the millisecond." });
+
+const scaleEventsSchema = (direction: string): Schema<{ at: string; change: number }[]> =>
+  array(
+    object(
+      { at, change: integer({ format: "int32", minimum: 1, description: "Replicas added or removed." }) },
+      { required: ["at", "change"] },
+    ),
+    {
+      maxItems: HISTORY_LIMITS.scaleEvents,
+      description: `Scale-${direction}s still inside a behavior policy's period, oldest first.`,
+    },
+  );
+
+export const historySchema = object(
+  {
+    target: string({
+      description:
+        "The target this history is about, as apiVersion/kind/name; an autoscaler for another target drops it.",
+    }),
+    recommendations: array(
+      object(
+        { at, replicas: integer({ format: "int32", minimum: 0, description: "The recommendation." }) },
+        { required: ["at", "replicas"] },
+      ),
+      {
+        maxItems: HISTORY_LIMITS.recommendations,
+        description:
+          "Past recommendations a stabilisation window can still use, oldest first: only those that can still be a window's highest or lowest.",
+      },
+    ),
+    scaleUpEvents: scaleEventsSchema("up"),
+    scaleDownEvents: scaleEventsSchema("down"),
+    state: string({
+      maxLength: HISTORY_LIMITS.stateBytes,
+      description: "The stages' state (config.yaml state.enabled), as JSON text.",
+    }),
+  },
+  {
+    description:
+      "What the autoscaler keeps across its Pods: the decision history that stabilisation and behavior policies " +
+      "read, and the stages' state. A new autoscaler Pod loads it, so it decides as the one before would have. " +
+      "Readable by whoever can read the CustomPodAutoscaler.",
+  },
+);
+
 export const statusSchema = object(
   {
     observedGeneration: integer({
@@ -210,6 +259,7 @@ export const statusSchema = object(
       description: "When the autoscaler last changed the replicas.",
     }),
     decision: decisionSchema,
+    history: historySchema,
     shadow: object(
       {
         divergence: integer({
@@ -231,6 +281,7 @@ export type ConfigEntry = Static<typeof configEntrySchema>;
 export type PodTemplate = Static<typeof podTemplateSchema>;
 export type CustomPodAutoscalerSpec = Static<typeof specSchema>;
 export type CustomPodAutoscalerStatus = Static<typeof statusSchema>;
+export type PersistedHistory = Static<typeof historySchema>;
 
 export interface CustomPodAutoscaler {
   apiVersion: string;

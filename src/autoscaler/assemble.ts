@@ -10,7 +10,8 @@ import { systemClock, type Clock } from "../lib/clock.ts";
 import type { AutoscalerMetrics } from "../lib/metrics.ts";
 import { Autoscaler } from "./autoscaler.ts";
 import type { Config } from "./config.ts";
-import { emptyHistory } from "./decide/decide.ts";
+import { emptyHistory, type History } from "./decide/decide.ts";
+import { fromPersisted, targetKey } from "./durable.ts";
 import type { StageRunner } from "./methods/method.ts";
 import { createRunner } from "./methods/registry.ts";
 import { AUTOSCALER_FIELD_MANAGER, StatusReporter } from "./reporter.ts";
@@ -96,9 +97,42 @@ export async function assemble(opts: {
       ...(opts.shadow ? { shadow: true } : {}),
     },
     clock,
-    history: emptyHistory(),
+    ...restore(config, reporter, log),
     reporter,
     metrics: opts.metrics,
   });
   return { autoscaler, http, stages, reporter };
+}
+
+/**
+ * Where a new autoscaler starts: the history and state the CPA's status holds
+ * (durable.ts), or empty ones, saying why (a different target, an unreadable
+ * CPA). Without a CPA to report on (cpa run without one) both live in memory.
+ */
+function restore(
+  config: Config,
+  reporter: StatusReporter | undefined,
+  log: Logger,
+): { history: History; userState?: unknown } {
+  const empty = { history: emptyHistory() };
+  if (!reporter) return empty;
+  const persisted = reporter.startHistory;
+  if (persisted === "unread") {
+    log.warn(
+      "Could not read the CustomPodAutoscaler at start: the decision history and state start empty (status reporting retries)",
+    );
+    return empty;
+  }
+  const restored = fromPersisted(persisted, targetKey(config.scaleTargetRef));
+  if (restored.kind === "none") return empty;
+  if (restored.kind === "dropped") {
+    log.warn(`Decision history dropped: ${restored.reason}`);
+    reporter.event("Normal", "HistoryDropped", `Decision history dropped: ${restored.reason}`);
+    return empty;
+  }
+  log.info(
+    { history: restored.summary },
+    "Decision history and state loaded from the CustomPodAutoscaler's status",
+  );
+  return { history: restored.durable.history, userState: restored.durable.userState };
 }

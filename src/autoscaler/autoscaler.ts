@@ -3,7 +3,8 @@
 // its flight record (recorder/).
 import { sleep, type Clock } from "../lib/clock.ts";
 import type { AutoscalerMetrics } from "../lib/metrics.ts";
-import type { Config } from "./config.ts";
+import { stateLimit, type Config } from "./config.ts";
+import { horizonSeconds, targetKey, toPersisted } from "./durable.ts";
 import {
   gatherMetrics,
   KubernetesMetricsError,
@@ -65,6 +66,8 @@ export class Autoscaler {
     ctx: CycleContext;
     clock: Clock;
     history: History;
+    /** The stages' state to start from (config.state), as a previous Pod left it. */
+    userState?: unknown;
     reporter?: StatusReporter | undefined;
     metrics?: AutoscalerMetrics | undefined;
     ring?: RecordRing;
@@ -73,7 +76,7 @@ export class Autoscaler {
     this.#clock = opts.clock;
     this.#reporter = opts.reporter;
     this.#metrics = opts.metrics;
-    this.#state = { history: opts.history };
+    this.#state = { history: opts.history, userState: opts.userState ?? null };
     this.#ring = opts.ring ?? new RecordRing();
     opts.ctx.stages.observe(({ stage, seconds, error }) => {
       opts.metrics?.stageDuration.observe({ stage }, seconds);
@@ -239,7 +242,7 @@ export class Autoscaler {
   metrics(runType: RunType, opts: RunOptions = {}): Promise<Metric[] | null> {
     return this.#serial(async () => {
       const target = await this.#ctx.target.read();
-      return gatherMetrics(this.#ctx, target, runType);
+      return gatherMetrics(this.#ctx, target, runType, this.#state);
     }, opts);
   }
 
@@ -262,7 +265,16 @@ export class Autoscaler {
   }
 
   async #report(report: RunReport): Promise<void> {
-    await this.#reporter?.report(report, new Date(this.#clock.now()));
+    if (!this.#reporter) return;
+    const now = this.#clock.now();
+    const history = toPersisted({
+      durable: { history: this.#state.history, userState: this.#state.userState ?? null },
+      target: targetKey(this.config.scaleTargetRef),
+      horizon: horizonSeconds(this.config),
+      now,
+      stateEnabled: stateLimit(this.config) !== undefined,
+    });
+    await this.#reporter.report({ ...report, history }, new Date(now));
   }
 
   #logFailure(err: unknown, runType: RunType, record: RunRecord): void {

@@ -11,10 +11,12 @@ import type { ErrorObject, ValidateFunction } from "ajv";
 import {
   CONFIG_DEFAULTS,
   configSchema,
+  STATE_DEFAULT_MAX_BYTES,
   type ApiConfig,
   type Behavior,
   type Fallback,
   type Method,
+  type UserStateConfig,
 } from "../api/autoscaler-config.ts";
 import type { ScaleTargetRef } from "../api/custom-pod-autoscaler.ts";
 import { validate as generatedValidator } from "../api/config-validator.generated.js";
@@ -49,11 +51,18 @@ export interface Config {
   behavior?: Behavior;
   fallback?: Fallback;
   metricConcurrency: number;
+  /** Beyond the original: state for the stages, kept in the CPA's status (durable.ts). */
+  state?: UserStateConfig;
   /** Folder of the config file: relative paths in methods resolve against it. */
   configDir: string;
 }
 
 export const DEFAULTS = CONFIG_DEFAULTS;
+
+/** The size limit of the stages' state in bytes, or undefined when state is off. */
+export function stateLimit(config: Pick<Config, "state">): number | undefined {
+  return config.state?.enabled ? (config.state.maxBytes ?? STATE_DEFAULT_MAX_BYTES) : undefined;
+}
 
 /** Keys whose env value is taken verbatim, and keys parsed as base-10 integers (as the original). */
 const VERBATIM_KEYS = new Set(["namespace", "runMode"]);

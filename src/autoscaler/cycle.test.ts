@@ -102,6 +102,29 @@ describe("runCycle", () => {
     assert.equal(outcome.scaled, true);
   });
 
+  test("with state.enabled the stages get state, evaluate's new one is kept, and a dry run keeps none", async () => {
+    const { stages, inputs } = recordingStages({
+      metric: "7",
+      evaluate: '{"targetReplicas": 2, "state": {"seen": 1}}',
+    });
+    const ctx: CycleContext = {
+      config: config({ state: { enabled: true } }),
+      target: fakeTarget([]),
+      stages,
+      log,
+      now: () => 0,
+    };
+    const cycleState = { history: emptyHistory(), userState: null as unknown };
+    await runCycle(ctx, cycleState, "api_dry_run", true);
+    assert.equal(cycleState.userState, null);
+    await runCycle(ctx, cycleState, "scaler");
+    assert.deepEqual(cycleState.userState, { seen: 1 });
+    await runCycle(ctx, cycleState, "scaler");
+    const states = (list: unknown[] | undefined) => list?.map((i) => (i as { state: unknown }).state);
+    assert.deepEqual(states(inputs.evaluate), [null, null, { seen: 1 }]);
+    assert.deepEqual(states(inputs.metric), [null, null, { seen: 1 }]);
+  });
+
   test("a Kubernetes metric that fails is left out, and the run goes on", async () => {
     const { stages, inputs } = recordingStages({ metric: "1", evaluate: '{"targetReplicas": 2}' });
     const ctx: CycleContext = {

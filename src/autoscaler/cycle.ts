@@ -4,7 +4,7 @@
 // Autoscaler logs and records each run (recorder/record.ts).
 import type { Logger } from "pino";
 import { KubeApiError } from "../kube/http.ts";
-import type { Config } from "./config.ts";
+import { stateLimit, type Config } from "./config.ts";
 import { decide, recordScale, type Decision, type History } from "./decide/decide.ts";
 import type { GatherResult } from "./k8smetrics/gather.ts";
 import { planDeletionCosts } from "./deletion-cost.ts";
@@ -72,6 +72,13 @@ export class KubernetesMetricsError extends Error {
 export interface CycleState {
   history: History;
   costMarked?: string[];
+  /** The stages' state (config.state), null when there is none; unused while state is off. */
+  userState?: unknown;
+}
+
+/** `state` for the stages' input, only when config.state is on: off, the input is the original's. */
+function stateInput(ctx: CycleContext, state: CycleState | undefined): { state?: unknown } {
+  return stateLimit(ctx.config) === undefined ? {} : { state: state?.userState ?? null };
 }
 
 /** The metric stage: once for the target, or once per pod the target's selector picks. */
@@ -79,11 +86,12 @@ export async function gatherMetrics(
   ctx: CycleContext,
   target: TargetState,
   runType: RunType,
+  state?: CycleState,
 ): Promise<Metric[] | null> {
   const { stages, config } = ctx;
   const resource = target.object;
   const kubernetesMetrics = await readKubernetesMetrics(ctx, target);
-  const extra = kubernetesMetrics ? { kubernetesMetrics } : {};
+  const extra = { ...(kubernetesMetrics ? { kubernetesMetrics } : {}), ...stateInput(ctx, state) };
   await stages.run("preMetric", { resource, runType, ...extra }, ctx.signal);
   let metrics: Metric[] | null;
   if (config.runMode === "per-resource") {
@@ -168,11 +176,12 @@ export async function evaluate(
   target: TargetState,
   metrics: Metric[] | null,
   runType: RunType,
+  state?: CycleState,
 ): Promise<Evaluation> {
-  const input = { metrics, resource: target.object, runType };
+  const input = { metrics, resource: target.object, runType, ...stateInput(ctx, state) };
   await ctx.stages.run("preEvaluate", input, ctx.signal);
   const output = (await ctx.stages.run("evaluate", input, ctx.signal)) ?? "";
-  const evaluation = parseEvaluation(output);
+  const evaluation = parseEvaluation(output, stateLimit(ctx.config));
   await ctx.stages.run("postEvaluate", { ...input, evaluation }, ctx.signal);
   return evaluation;
 }
@@ -182,7 +191,7 @@ export async function evaluate(
  * down to minReplicas on a typo. We refuse output we cannot read instead, and
  * leave the target as it is.
  */
-export function parseEvaluation(output: string): Evaluation {
+export function parseEvaluation(output: string, stateMaxBytes?: number): Evaluation {
   let parsed: unknown;
   try {
     parsed = JSON.parse(output);
@@ -201,7 +210,25 @@ export function parseEvaluation(output: string): Evaluation {
     );
   }
   const podsToRemove = parsePodsToRemove(fields["podsToRemove"]);
-  return podsToRemove ? { targetReplicas: target, podsToRemove } : { targetReplicas: target };
+  return {
+    targetReplicas: target,
+    ...(podsToRemove ? { podsToRemove } : {}),
+    ...(stateMaxBytes !== undefined && "state" in fields
+      ? { state: checkedState(fields["state"], stateMaxBytes) }
+      : {}),
+  };
+}
+
+/** A new state from evaluate: any JSON value of at most maxBytes as JSON (null clears it). */
+function checkedState(value: unknown, maxBytes: number): unknown {
+  const bytes = Buffer.byteLength(JSON.stringify(value ?? null));
+  if (bytes > maxBytes)
+    throw new StageError(
+      "evaluate",
+      `the state it returned takes ${bytes} bytes as JSON, more than state.maxBytes (${maxBytes}); ` +
+        "return a smaller state, or raise state.maxBytes in config.yaml (at most 65536)",
+    );
+  return value ?? null;
 }
 
 /** At most this many names: one per Pod of a large Deployment is far below it. */
@@ -253,9 +280,9 @@ export async function runCycle(
   });
   seen.current = target.current;
   seen.resource = target.object as Resource;
-  const metrics = await gatherMetrics(ctx, target, runType);
+  const metrics = await gatherMetrics(ctx, target, runType, state);
   seen.metrics = metrics;
-  const evaluation = await evaluate(ctx, target, metrics, runType);
+  const evaluation = await evaluate(ctx, target, metrics, runType, state);
   seen.evaluation = evaluation;
   const now = ctx.now();
   const decision = decide({
@@ -272,6 +299,7 @@ export async function runCycle(
   seen.decidedAt = now;
   if (dryRun) return { target, metrics, evaluation, decision, scaled: false };
   state.history = decision.history;
+  if ("state" in evaluation) state.userState = evaluation.state;
   // A shadow acts on nothing: no hook that follows a scale, no write.
   if (ctx.shadow) return { target, metrics, evaluation, decision, scaled: false, shadow: true };
   // A disabled run (the target at 0 with minReplicas above 0) runs no scale hooks, as the original.

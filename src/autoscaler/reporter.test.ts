@@ -129,4 +129,29 @@ describe("StatusReporter", () => {
     assert.equal(clock.pending(), 0);
     reporter.close();
   });
+
+  test("status.history: a new value is written with the run, times alone at most once a minute", async () => {
+    const { api, clock, reporter } = setup();
+    await reporter.init();
+    assert.equal(reporter.startHistory, undefined);
+    const history = (replicas: number[]) => ({
+      target: "apps/v1/Deployment/web",
+      recommendations: replicas.map((r, i) => ({ at: new Date(clock.now() + i).toISOString(), replicas: r })),
+      scaleUpEvents: [],
+      scaleDownEvents: [],
+    });
+    const run = async (replicas: number[]): Promise<void> => {
+      await reporter.report({ outcome: outcome(5), history: history(replicas) }, new Date(clock.now()));
+      clock.advance(15_000);
+    };
+    await run([5]);
+    await run([5]);
+    await run([5]);
+    assert.equal(api.writes.length, 1, "the same values at later times wait");
+    await run([5, 4]);
+    assert.equal(api.writes.length, 2, "a new value is written at once");
+    for (let i = 0; i < 4; i++) await run([5, 4]);
+    assert.equal(api.writes.length, 3, "times alone, refreshed once TIME_ONLY_REFRESH_MS has passed");
+    reporter.close();
+  });
 });

@@ -5,7 +5,7 @@
 // down, RBAC not granted yet) is retried with backoff until it works.
 import type { Logger } from "pino";
 import { API_VERSION, GROUP, KIND, PLURAL } from "../api/names.ts";
-import type { CustomPodAutoscaler } from "../api/custom-pod-autoscaler.ts";
+import type { CustomPodAutoscaler, PersistedHistory } from "../api/custom-pod-autoscaler.ts";
 import { ConditionType } from "../api/conditions.ts";
 import { resourcePath } from "../kube/discovery.ts";
 import type { EventRecorder } from "../kube/events.ts";
@@ -13,6 +13,7 @@ import { isNotFound, KubeApiError, type KubeClient } from "../kube/http.ts";
 import type { Writer } from "../kube/writes.ts";
 import { canonicalJson } from "../lib/canonical-json.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
+import { historyToWrite } from "./durable.ts";
 import { autoscalerStatus, type AutoscalerStatus, type RunReport } from "./status.ts";
 
 export const AUTOSCALER_FIELD_MANAGER = "cpa-autoscaler";
@@ -51,6 +52,10 @@ export class StatusReporter {
   #lastShadow: string | undefined;
   /** The last failure a Warning event was recorded for; cleared by a successful run. */
   #lastWarning: string | undefined;
+  /** When status.history last changed on the server by our write (durable.ts coalesces on it). */
+  #historyWrittenAt: number | undefined;
+  /** status.history as the CPA had it when first read: what a new autoscaler Pod starts from. */
+  #startHistory: PersistedHistory | undefined;
 
   constructor(opts: {
     http: KubeClient;
@@ -82,6 +87,19 @@ export class StatusReporter {
     await this.#flush();
   }
 
+  /**
+   * The CPA's status.history when this autoscaler first read the CPA, or
+   * "unread" when it could not be read yet (init retries in the background).
+   */
+  get startHistory(): PersistedHistory | undefined | "unread" {
+    return this.#cpa ? this.#startHistory : "unread";
+  }
+
+  /** An event on the CPA, once it has been read; otherwise only the log has it. */
+  event(type: "Normal" | "Warning", reason: string, message: string): void {
+    if (this.#cpa) this.#events.record(this.#cpa, type, reason, message);
+  }
+
   /** Stops retrying (the autoscaler is shutting down). */
   close(): void {
     this.#closed = true;
@@ -99,12 +117,16 @@ export class StatusReporter {
   #record(report: RunReport, now: Date): void {
     const cpa = this.#cpa;
     if (!cpa) return;
-    const status = autoscalerStatus(
-      report,
-      this.#current ?? this.#written,
-      now,
-      cpa.metadata.generation ?? 0,
-    );
+    const base = autoscalerStatus(report, this.#current ?? this.#written, now, cpa.metadata.generation ?? 0);
+    const history = report.history
+      ? historyToWrite({
+          written: this.#written?.history,
+          next: report.history,
+          writtenAt: this.#historyWrittenAt,
+          now: now.getTime(),
+        })
+      : (this.#current ?? this.#written)?.history;
+    const status = history ? { ...base, history } : base;
     if (report.outcome?.scaled) {
       const d = report.outcome.decision;
       this.#events.record(cpa, "Normal", "SuccessfulRescale", `New size: ${d.replicas}; reason: ${d.reason}`);
@@ -161,6 +183,8 @@ export class StatusReporter {
           metadata: { name: this.#name, namespace: this.#namespace },
           status: current,
         });
+        if (canonicalJson(current.history ?? null) !== canonicalJson(this.#written?.history ?? null))
+          this.#historyWrittenAt = this.#clock.now();
         this.#written = current;
       }
       if (this.#failures > 0) this.#log.info({ cpa: this.#key() }, "Status reporting works again");
@@ -177,11 +201,13 @@ export class StatusReporter {
     const cpa = await this.#http.request<CustomPodAutoscaler>("GET", `${this.#path()}/${this.#name}`);
     this.#cpa = cpa;
     const s = cpa.status;
+    this.#startHistory = s?.history;
     this.#written = {
       ...(s?.currentReplicas === undefined ? {} : { currentReplicas: s.currentReplicas }),
       ...(s?.desiredReplicas === undefined ? {} : { desiredReplicas: s.desiredReplicas }),
       ...(s?.lastScaleTime === undefined ? {} : { lastScaleTime: s.lastScaleTime }),
       ...(s?.decision === undefined ? {} : { decision: s.decision }),
+      ...(s?.history === undefined ? {} : { history: s.history }),
       conditions: (s?.conditions ?? []).filter((c) => MINE.has(c.type)),
     };
     if (this.#unread) {

@@ -36,6 +36,8 @@ export interface MetricInput {
   runType: RunType;
   /** Present when kubernetesMetricSpecs is configured: HPA-style results, numbers in milli-units. */
   kubernetesMetrics?: KubernetesMetric[];
+  /** Beyond the original, with state.enabled in config.yaml: what evaluate last returned as state (null at first). */
+  state?: unknown;
 }
 
 /** One metric: the output of one metric-stage call. */
@@ -59,6 +61,8 @@ export interface EvaluateInput {
   /** The target. */
   resource: Resource;
   runType: RunType;
+  /** Beyond the original, with state.enabled in config.yaml: what evaluate last returned as state (null at first). */
+  state?: unknown;
 }
 
 /** What the evaluate stage must print (as JSON) or return. */
@@ -72,6 +76,12 @@ export interface Evaluation {
    * ReplicaSet controller decides, so this is best effort.
    */
   podsToRemove?: string[];
+  /**
+   * Beyond the original, with state.enabled in config.yaml: the state the next
+   * runs get, kept in the CPA's status across autoscaler Pods (any JSON value
+   * of at most state.maxBytes; null clears it). Left out, the state stays.
+   */
+  state?: unknown;
 }
 
 /** Input of the postEvaluate hook. */

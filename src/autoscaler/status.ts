@@ -3,13 +3,13 @@
 // run's outcome (or its failure); written only when it changed.
 import type { Condition } from "../api/conditions.ts";
 import { ConditionType } from "../api/conditions.ts";
-import type { CustomPodAutoscalerStatus } from "../api/custom-pod-autoscaler.ts";
+import type { CustomPodAutoscalerStatus, PersistedHistory } from "../api/custom-pod-autoscaler.ts";
 import { KubernetesMetricsError, type CycleOutcome } from "./cycle.ts";
 import { StageError } from "./stages.ts";
 
 export type AutoscalerStatus = Pick<
   CustomPodAutoscalerStatus,
-  "currentReplicas" | "desiredReplicas" | "lastScaleTime" | "decision" | "shadow"
+  "currentReplicas" | "desiredReplicas" | "lastScaleTime" | "decision" | "shadow" | "history"
 > & { conditions: Condition[] };
 
 /** Which step of a run failed, for the conditions. */
@@ -33,6 +33,8 @@ export interface RunReport {
   fallback?: FallbackTaken;
   /** Set when autoscaling is disabled for the run (target at 0 while minReplicas > 0). */
   disabled?: boolean;
+  /** What status.history should hold after the run (durable.ts); the reporter coalesces its writes. */
+  history?: PersistedHistory;
 }
 
 export function autoscalerStatus(

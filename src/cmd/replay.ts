@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { extname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { buildStages } from "../autoscaler/assemble.ts";
-import { ConfigError, loadConfig, type Config } from "../autoscaler/config.ts";
+import { ConfigError, loadConfig, stateLimit, type Config } from "../autoscaler/config.ts";
 import { parseEvaluation } from "../autoscaler/cycle.ts";
 import { parseRecords } from "../autoscaler/recorder/parse.ts";
 import type { RunRecord } from "../autoscaler/recorder/record.ts";
@@ -157,7 +157,7 @@ async function replayWith(
   // Hooks other than the evaluate stage's own do not run: a replay must not act on the world.
   const evaluate = async (input: EvaluateInput) => {
     if (values.hooks) await stages.run("preEvaluate", input);
-    const evaluation = parseEvaluation((await stages.run("evaluate", input)) ?? "");
+    const evaluation = parseEvaluation((await stages.run("evaluate", input)) ?? "", stateLimit(config));
     if (values.hooks) await stages.run("postEvaluate", { ...input, evaluation });
     return evaluation;
   };
@@ -167,6 +167,7 @@ async function replayWith(
       config,
       evaluate,
       ...(startReplicas !== undefined ? { startReplicas } : {}),
+      ...(stateLimit(config) === undefined ? {} : { state: true }),
     });
   } finally {
     await stages.close();

@@ -121,6 +121,17 @@ describe("replay", () => {
     );
   });
 
+  test("with state on, the stage gets the state it returned in the run before (null at first)", async () => {
+    const seen: unknown[] = [];
+    const counting = (input: EvaluateInput) => {
+      seen.push(input.state);
+      const runs = ((input.state as { runs?: number } | null)?.runs ?? 0) + 1;
+      return Promise.resolve({ targetReplicas: 2, state: { runs } });
+    };
+    await replay({ runs: replayable(records), config, evaluate: counting, state: true });
+    assert.deepEqual(seen, [null, { runs: 1 }, { runs: 2 }, { runs: 3 }]);
+  });
+
   test("min/max and downscale stabilisation apply on the simulated clock", async () => {
     const runs = replayable([record(0, "20", 2, 10), record(1, "1", 10, 10), record(3, "1", 10, 1)]);
     const steps = await replay({

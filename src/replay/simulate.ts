@@ -88,6 +88,8 @@ export interface ReplayOptions {
   evaluate: (input: EvaluateInput) => Promise<Evaluation>;
   /** The replicas before the first run (default: the first run's recorded current, else minReplicas). */
   startReplicas?: number;
+  /** config.yaml's state.enabled: the evaluate stage gets `state` (null at first) and may return a new one. */
+  state?: boolean;
 }
 
 /** Runs the decisions again, in order. Deterministic for a deterministic evaluate stage. */
@@ -95,12 +97,14 @@ export async function replay(opts: ReplayOptions): Promise<Step[]> {
   const { config } = opts;
   let current = opts.startReplicas ?? opts.runs[0]?.recorded?.current ?? config.minReplicas;
   let history: History = emptyHistory();
+  let userState: unknown = null;
   const steps: Step[] = [];
   for (const run of opts.runs) {
     const input: EvaluateInput = {
       metrics: run.metrics,
       resource: withReplicas(run.resource, current),
       runType: run.runType,
+      ...(opts.state ? { state: userState } : {}),
     };
     const base = {
       time: new Date(run.at).toISOString(),
@@ -130,6 +134,7 @@ export async function replay(opts: ReplayOptions): Promise<Step[]> {
       history,
     });
     history = decision.history;
+    if (opts.state && "state" in evaluation) userState = evaluation.state;
     const before = current;
     if (decision.scale) {
       history = recordScale(history, run.at, before, decision.replicas);

@@ -201,6 +201,105 @@ describe("fallback", () => {
   });
 });
 
+/** Stops the running autoscaler, deletes its Pod, and runs the one the operator provisions in its place. */
+async function replaceAutoscaler(
+  t: TestContext,
+  namespace: string,
+  old: Awaited<ReturnType<typeof runPod>>,
+  files: ImageFiles,
+) {
+  const oldUid = (await core.readNamespacedPod({ name: NAME, namespace })).metadata?.uid;
+  await old.stop();
+  // Not --wait: the operator makes the new Pod under the same name at once, and kubectl would wait for that one too.
+  const deleted = await kubectl(["delete", "pod", NAME, "-n", namespace, "--wait=false"]);
+  assert.equal(deleted.code, 0, deleted.stderr);
+  const pod = await eventually("the operator to provision a new autoscaler Pod", async () => {
+    const p = await core.readNamespacedPod({ name: NAME, namespace }).catch(() => undefined);
+    return p && p.metadata?.uid !== oldUid && p.status?.phase === "Running" ? p : undefined;
+  });
+  return runPod(cleanupOf(t), pod, files);
+}
+
+describe("history and state that outlive the autoscaler Pod", () => {
+  test("a Pod replaced while the stabilisation window holds 5 replicas is followed by one that keeps holding until the window ends; a run that changes no value writes nothing", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml.replace('numPods: "3"', 'numPods: "5"'));
+    const cpa = cpaWithConfig({ interval: "1000", downscaleStabilization: "40" });
+    const first = await startAutoscaler(t, namespace, cpa, seedFiles());
+    await reachReplicas(namespace, 5);
+    await kubectl(["label", "deployment/hello-kubernetes", "-n", namespace, "numPods=1", "--overwrite"]);
+    const held = await eventually("the window to hold 5", async () => {
+      const s = (await getCpa(namespace)).status;
+      return s?.decision?.evaluation === 1 && s.desiredReplicas === 5 ? s : undefined;
+    });
+    assert.deepEqual(
+      held.history?.recommendations?.map((e) => e.replicas),
+      [5, 1],
+      JSON.stringify(held.history),
+    );
+    assert.equal(held.history.target, "apps/v1/Deployment/hello-kubernetes");
+    // Runs go on every second and each sees 1 again: only times change, so nothing is written.
+    const rv = (await getCpa(namespace)).metadata.resourceVersion;
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.equal(
+      (await getCpa(namespace)).metadata.resourceVersion,
+      rv,
+      "a run that changed no value wrote the CPA",
+    );
+    const fiveAt = Date.parse(held.history.recommendations[0]?.at ?? "");
+
+    const second = await replaceAutoscaler(t, namespace, first, seedFiles());
+    await eventually("the new autoscaler's first run", () =>
+      /Evaluated|Scaling/.test(second.output()) ? true : undefined,
+    );
+    // Until the window ends, 40 s after the last 5, the new autoscaler holds as the old one would have.
+    while (Date.now() < fiveAt + 35_000) {
+      assert.equal(
+        await replicas(namespace),
+        5,
+        `scaled down ${Math.round((Date.now() - fiveAt) / 1000)} s after the 5`,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await reachReplicas(namespace, 1, 30_000);
+    assert.ok(Date.now() >= fiveAt + 40_000, "scaled down before the window ended");
+    assert.match(second.output(), /Decision history and state loaded/);
+    assert.equal(second.child.exitCode, null, second.output());
+  });
+
+  test("with state.enabled, what evaluate returns as state comes back after the Pod is replaced", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml);
+    const counting = [
+      "import json, sys",
+      "spec = json.load(sys.stdin)",
+      'state = spec.get("state") or {"runs": 0}',
+      'state["runs"] += 1',
+      'print(json.dumps({"targetReplicas": 2, "state": state}))',
+    ].join("\n");
+    const files = { ...seedFiles(counting), "/config.yaml": `${seed.configYaml}state:\n  enabled: true\n` };
+    const first = await startAutoscaler(t, namespace, cpaWithConfig({ interval: "1000" }), files);
+    const runsInStatus = async (): Promise<number | undefined> => {
+      const text = (await getCpa(namespace)).status?.history?.state;
+      return text === undefined ? undefined : (JSON.parse(text) as { runs: number }).runs;
+    };
+    await eventually("3 runs in the state", async () => ((await runsInStatus()) ?? 0) >= 3 || undefined);
+    await first.stop();
+    const before = await runsInStatus();
+    assert.ok(before !== undefined && before >= 3);
+    const second = await replaceAutoscaler(t, namespace, first, files);
+    const after = await eventually("the new autoscaler's first state", async () => {
+      const n = await runsInStatus();
+      return n !== undefined && n !== before ? n : undefined;
+    });
+    assert.ok(
+      after > before,
+      `the state started again: ${before} runs before the replacement, ${after} after`,
+    );
+    assert.match(second.output(), /Decision history and state loaded/);
+  });
+});
+
 describe("choosing which Pods go", () => {
   test("a scale-down removes the Pods evaluate named in podsToRemove, and keeps the one the ReplicaSet would have removed first", async (t) => {
     const namespace = await testNamespace(t);

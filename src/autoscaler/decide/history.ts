@@ -1,3 +1,4 @@
+import { HISTORY_LIMITS } from "../../api/custom-pod-autoscaler.ts";
 import { NO_RECOMMENDATIONS, type Recommendations } from "./window.ts";
 
 // What the decision carries from one run to the next. Immutable: every function
@@ -36,7 +37,7 @@ export function emptyHistory(): History {
  * two oldest become one at the later time, which can only make the limits
  * stricter: a merged event counts for longer, never for less.
  */
-export const MAX_SCALE_EVENTS = 1000;
+export const MAX_SCALE_EVENTS: number = HISTORY_LIMITS.scaleEvents;
 
 function withEvent(events: readonly ScaleEvent[], event: ScaleEvent): readonly ScaleEvent[] {
   if (events.length < MAX_SCALE_EVENTS) return [...events, event];

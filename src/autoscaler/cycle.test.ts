@@ -191,6 +191,35 @@ describe("runCycle", () => {
     assert.deepEqual(cycleState, { ...cycleState, costMarked: ["web-b"] });
   });
 
+  test("in per-pod mode the costs use the Pods the metric stage ran for: one list, not two", async () => {
+    const { stages } = recordingStages({
+      metric: "1",
+      evaluate: '{"targetReplicas": 1, "podsToRemove": ["web-b"]}',
+    });
+    const owner = { apiVersion: "apps/v1", kind: "ReplicaSet", name: "web-h1", uid: "u", controller: true };
+    const podOf = (name: string) => ({
+      metadata: { name, labels: { "pod-template-hash": "h1" }, ownerReferences: [owner] },
+    });
+    let listed = 0;
+    const costs: string[] = [];
+    const target = {
+      read: () => Promise.resolve(state),
+      pods: () => {
+        listed++;
+        return Promise.resolve([podOf("web-a"), podOf("web-b")]);
+      },
+      setDeletionCost: (pod: string) => {
+        costs.push(pod);
+        return Promise.resolve();
+      },
+      scale: () => Promise.resolve(),
+    } as unknown as TargetClient;
+    const ctx: CycleContext = { config: config({ runMode: "per-pod" }), target, stages, log, now: () => 0 };
+    await runCycle(ctx, { history: emptyHistory() }, "scaler");
+    assert.deepEqual(costs, ["web-b"]);
+    assert.equal(listed, 1);
+  });
+
   test("a cost that cannot be written is a warning naming the flag, and the scale goes ahead", async () => {
     const { KubeApiError } = await import("../kube/http.ts");
     const { stages } = recordingStages({

@@ -88,25 +88,38 @@ export async function gatherMetrics(
   runType: RunType,
   state?: CycleState,
 ): Promise<Metric[] | null> {
+  return (await gather(ctx, target, runType, state)).metrics;
+}
+
+type ListedPods = Awaited<ReturnType<TargetClient["pods"]>>;
+
+/** gatherMetrics, and in per-pod mode the Pods it listed (the deletion costs need them too). */
+async function gather(
+  ctx: CycleContext,
+  target: TargetState,
+  runType: RunType,
+  state: CycleState | undefined,
+): Promise<{ metrics: Metric[] | null; pods?: ListedPods }> {
   const { stages, config } = ctx;
   const resource = target.object;
   const kubernetesMetrics = await readKubernetesMetrics(ctx, target);
   const extra = { ...(kubernetesMetrics ? { kubernetesMetrics } : {}), ...stateInput(ctx, state) };
   await stages.run("preMetric", { resource, runType, ...extra }, ctx.signal);
-  let metrics: Metric[] | null;
   if (config.runMode === "per-resource") {
     const value = await stages.run("metric", { resource, runType, ...extra }, ctx.signal);
-    metrics = [metric(target.object.metadata?.name ?? config.scaleTargetRef.name, value)];
-  } else {
-    const pods = await ctx.target.pods(target.selector);
-    // One after another by default, as the original: user scripts may not expect to run concurrently.
-    const values = await inOrder(pods, config.metricConcurrency, (pod) =>
-      stages.run("metric", { resource: pod, runType, ...extra }, ctx.signal),
-    );
-    metrics = pods.length === 0 ? null : pods.map((pod, i) => metric(pod.metadata?.name ?? "", values[i]));
+    const metrics = [metric(target.object.metadata?.name ?? config.scaleTargetRef.name, value)];
+    await stages.run("postMetric", { resource, runType, ...extra, metrics }, ctx.signal);
+    return { metrics };
   }
+  const pods = await ctx.target.pods(target.selector);
+  // One after another by default, as the original: user scripts may not expect to run concurrently.
+  const values = await inOrder(pods, config.metricConcurrency, (pod) =>
+    stages.run("metric", { resource: pod, runType, ...extra }, ctx.signal),
+  );
+  const metrics =
+    pods.length === 0 ? null : pods.map((pod, i) => metric(pod.metadata?.name ?? "", values[i]));
   await stages.run("postMetric", { resource, runType, ...extra, metrics }, ctx.signal);
-  return metrics;
+  return { metrics, pods };
 }
 
 /**
@@ -280,7 +293,7 @@ export async function runCycle(
   });
   seen.current = target.current;
   seen.resource = target.object as Resource;
-  const metrics = await gatherMetrics(ctx, target, runType, state);
+  const { metrics, pods } = await gather(ctx, target, runType, state);
   seen.metrics = metrics;
   const evaluation = await evaluate(ctx, target, metrics, runType, state);
   seen.evaluation = evaluation;
@@ -318,7 +331,7 @@ export async function runCycle(
   };
   await ctx.stages.run("preScale", hookInput, ctx.signal);
   const desired = decision.scale ? decision.replicas : target.current;
-  const deletionCosts = await applyDeletionCosts(ctx, state, target, evaluation, desired);
+  const deletionCosts = await applyDeletionCosts(ctx, state, target, evaluation, desired, pods);
   const costs = deletionCosts ? { deletionCosts } : {};
   let scaled = false;
   if (decision.scale) {
@@ -352,6 +365,8 @@ async function applyDeletionCosts(
   target: TargetState,
   evaluation: Evaluation,
   desired: number,
+  /** The Pods the metric stage was run for (per-pod mode): no second list. */
+  listed: ListedPods | undefined,
 ): Promise<CycleOutcome["deletionCosts"]> {
   const named = evaluation.podsToRemove ?? [];
   const marked = state.costMarked ?? [];
@@ -359,7 +374,7 @@ async function applyDeletionCosts(
   const ref = ctx.config.scaleTargetRef;
   const plan = planDeletionCosts({
     target: { kind: ref.kind, name: ref.name, group: target.resource.group },
-    pods: await ctx.target.pods(target.selector),
+    pods: listed ?? (await ctx.target.pods(target.selector)),
     podsToRemove: named,
     current: target.current,
     desired,

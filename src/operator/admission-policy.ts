@@ -20,6 +20,7 @@ import {
 import { customResourceDefinition } from "../api/crd.ts";
 import { ROLE_GRANTS, type RoleGrant } from "./desired/role.ts";
 import { BUILTIN_TARGETS } from "./permissions.ts";
+import { cel } from "./cel.ts";
 
 /** The one cluster-scoped name of the policy and its binding, whichever bundle installs them. */
 export { ADMISSION_POLICY_NAME };
@@ -38,11 +39,6 @@ interface Validation {
   expression: string;
   messageExpression: string;
   reason?: "Forbidden" | "Invalid";
-}
-
-/** A CEL string literal. */
-function cel(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 /** The map key of a kind: `Kind.group`, or `Kind` for the core group (as kubectl writes `deployment.apps`). */

@@ -7,11 +7,11 @@
 // annotation, and only on its target's Pods. Other requesters, and the
 // accounts of CPAs without the flag, are not affected.
 import { API_VERSION, DELETION_COST_ANNOTATION, KIND, POD_COST_POLICY_NAME } from "../api/names.ts";
+import { cel } from "./cel.ts";
 
 export { POD_COST_POLICY_NAME };
 
 /** A CEL string literal. */
-const cel = (value: string): string => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 
 const COST = cel(DELETION_COST_ANNOTATION);
 const annotations = (obj: string): string => `${obj}.metadata.?annotations.orValue({})`;

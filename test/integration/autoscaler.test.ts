@@ -201,18 +201,22 @@ describe("fallback", () => {
   });
 });
 
-/** Stops the running autoscaler, deletes its Pod, and runs the one the operator provisions in its place. */
+/**
+ * Stops the running autoscaler, deletes its Pod (or runs another kubectl
+ * command that replaces it), and runs the one the operator provisions in its place.
+ */
 async function replaceAutoscaler(
   t: TestContext,
   namespace: string,
   old: Awaited<ReturnType<typeof runPod>>,
   files: ImageFiles,
+  // Not --wait: the operator makes the new Pod under the same name at once, and kubectl would wait for that one too.
+  replace: string[] = ["delete", "pod", NAME, "-n", namespace, "--wait=false"],
 ) {
   const oldUid = (await core.readNamespacedPod({ name: NAME, namespace })).metadata?.uid;
   await old.stop();
-  // Not --wait: the operator makes the new Pod under the same name at once, and kubectl would wait for that one too.
-  const deleted = await kubectl(["delete", "pod", NAME, "-n", namespace, "--wait=false"]);
-  assert.equal(deleted.code, 0, deleted.stderr);
+  const replaced = await kubectl(replace);
+  assert.equal(replaced.code, 0, replaced.stderr);
   const pod = await eventually("the operator to provision a new autoscaler Pod", async () => {
     const p = await core.readNamespacedPod({ name: NAME, namespace }).catch(() => undefined);
     return p && p.metadata?.uid !== oldUid && p.status?.phase === "Running" ? p : undefined;
@@ -265,6 +269,53 @@ describe("history and state that outlive the autoscaler Pod", () => {
     assert.ok(Date.now() >= fiveAt + 40_000, "scaled down before the window ended");
     assert.match(second.output(), /Decision history and state loaded/);
     assert.equal(second.child.exitCode, null, second.output());
+  });
+
+  test("a CPA edited to scale another target drops the history, with a HistoryDropped event", async (t) => {
+    const namespace = await testNamespace(t);
+    await apply(namespace, seed.deploymentYaml.replace('numPods: "3"', 'numPods: "5"'));
+    await apply(namespace, seed.deploymentYaml.replaceAll("hello-kubernetes", "other"));
+    const cpa = cpaWithConfig({ interval: "1000", downscaleStabilization: "40" });
+    const first = await startAutoscaler(t, namespace, cpa, seedFiles());
+    await reachReplicas(namespace, 5);
+    await eventually(
+      "a history for hello-kubernetes",
+      async () =>
+        (await getCpa(namespace)).status?.history?.target === "apps/v1/Deployment/hello-kubernetes" ||
+        undefined,
+    );
+    const patch = JSON.stringify({
+      spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "other" } },
+    });
+    const second = await replaceAutoscaler(t, namespace, first, seedFiles(), [
+      "patch",
+      "cpa",
+      NAME,
+      "-n",
+      namespace,
+      "--type=merge",
+      "-p",
+      patch,
+    ]);
+    await eventually(
+      "the new autoscaler to scale other to 3",
+      async () => (await replicas(namespace, "other")) === 3 || undefined,
+    );
+    assert.match(
+      second.output(),
+      /Decision history dropped: the history in status is for apps\/v1\/Deployment\/hello-kubernetes/,
+    );
+    const events = await core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.name=${NAME},reason=HistoryDropped`,
+    });
+    assert.equal(events.items.length, 1);
+    assert.match(events.items[0]?.message ?? "", /this autoscaler scales apps\/v1\/Deployment\/other/);
+    await eventually(
+      "the history to be other's",
+      async () =>
+        (await getCpa(namespace)).status?.history?.target === "apps/v1/Deployment/other" || undefined,
+    );
   });
 
   test("with state.enabled, what evaluate returns as state comes back after the Pod is replaced", async (t) => {

@@ -3,13 +3,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import type { ShellConfig } from "../../api/autoscaler-config.ts";
 import { MethodError, type RunnerContext } from "./method.ts";
 import { createRunner } from "./registry.ts";
 import { shellRunner } from "./shell.ts";
 import { HelperSpawner } from "./spawn-helper.ts";
+import { isAlive, waitFor } from "./test-fixtures.ts";
 import { directSpawner, type Spawner } from "./spawn.ts";
 
 const limits = (timeoutMs: number) => ({ timeoutMs, maxOutputBytes: 16 * 1024 * 1024 });
@@ -57,28 +57,6 @@ async function methodError(promise: Promise<unknown>): Promise<MethodError> {
   return err;
 }
 
-/** A killed process whose parent died stays a zombie until pid 1 reaps it, which some container inits never do. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(check: () => boolean, what: string, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await sleep(20);
-  }
-}
-
 /** A script that starts `sleep 30` in a child, writes the child's pid to a file and waits for it. */
 function hangingScript(pidFile: string): ShellConfig {
   return { entrypoint: "/bin/sh", command: ["-c", `sleep 30 & echo $! > ${pidFile}; wait`] };
@@ -118,6 +96,21 @@ for (const [label, spawner] of spawners) {
         config: { entrypoint: "/bin/sh", command: ["-c", "echo ignored-input"] },
         input: JSON.stringify({ big: "x".repeat(4 * 1024 * 1024) }),
         output: "ignored-input\n",
+      },
+      {
+        name: "output a background child writes after the program exited still counts, until stdout closes",
+        config: { entrypoint: "/bin/sh", command: ["-c", "exec 2>&-; (sleep 0.2; echo late) &"] },
+        input: "{}",
+        output: "late\n",
+      },
+      {
+        name: "a lot of output arrives whole",
+        config: {
+          entrypoint: "/bin/sh",
+          command: ["-c", "head -c 3000000 /dev/zero | tr '\\0' x; echo err >&2"],
+        },
+        input: "{}",
+        output: "x".repeat(3_000_000),
       },
       {
         name: "no shell is implied: arguments reach the program verbatim",

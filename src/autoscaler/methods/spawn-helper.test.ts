@@ -15,6 +15,7 @@ import {
   type Frame,
   type FrameType,
 } from "./spawn-helper.ts";
+import { isAlive, waitFor } from "./test-fixtures.ts";
 import { directSpawner, type SpawnedRun, type Spawner } from "./spawn.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cpa-spawn-helper-"));
@@ -66,28 +67,6 @@ function text(chunks: Buffer[]): string {
 
 function sh(spawner: Spawner, line: string, input = ""): Promise<Result> {
   return start(spawner, "/bin/sh", ["-c", line], input).done;
-}
-
-/** A killed process whose parent died stays a zombie until pid 1 reaps it: that counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await sleep(10);
-  }
 }
 
 async function rejection(promise: Promise<unknown>): Promise<NodeJS.ErrnoException> {

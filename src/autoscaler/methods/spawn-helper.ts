@@ -362,6 +362,9 @@ interface HelperRun {
 type HelperEnd = "unusable" | "died" | "closed";
 
 /** One helper process and the runs it carries. */
+/** How long close() waits for the helper to exit on EOF before killing it. */
+const CLOSE_GRACE_MS = 2000;
+
 class HelperProcess {
   readonly #child: ChildProcessByStdio<Writable, Readable, null>;
   readonly #decoder = new FrameDecoder();
@@ -422,11 +425,18 @@ class HelperProcess {
 
   /** Ends the helper (EOF on its stdin); runs still in flight are killed and fail. */
   close(): Promise<void> {
-    if (!this.#gone) {
+    if (!this.#gone && !this.#closing) {
       this.#closing = true;
       // Held until it has exited, or awaiting this would not keep Node alive.
       this.#setActive(true);
       this.#child.stdin.end();
+      // A helper that does not exit on EOF (stopped, or stuck in a write) must not hold shutdown.
+      const timer = setTimeout(() => {
+        this.#child.kill("SIGKILL");
+      }, CLOSE_GRACE_MS);
+      void this.#ended.promise.finally(() => {
+        clearTimeout(timer);
+      });
     }
     return this.#ended.promise;
   }

@@ -149,7 +149,7 @@ function parseOptions(args: string[]): Options {
     methods: (values.methods?.split(",") ?? METHOD_KINDS).filter((m): m is MethodKind =>
       (METHOD_KINDS as readonly string[]).includes(m),
     ),
-    modes: values.modes?.split(",") ?? [...TARGETS.map((t) => t.mode), CONCURRENT_MODE, K8S_METRICS_MODE],
+    modes: values.modes?.split(",") ?? [...TARGETS.map((t) => t.mode), CONCURRENT_API_MODE, K8S_METRICS_MODE],
   };
 }
 
@@ -252,12 +252,6 @@ async function runtimeSuite(
 /** The side-by-side mode with a Resource metric from metrics.k8s.io (per-pod 10, sh). */
 const K8S_METRICS_MODE = "per-pod 10 + kubernetesMetricSpecs";
 /**
- * The 100-Pod target with metricConcurrency 4 for ours, against the original's
- * only way, one Pod after another: issue #25's "faster than the original".
- */
-const CONCURRENT_MODE = CONCURRENT_API_MODE;
-
-/**
  * A dry-run evaluation that also gathers a Resource metric (CPU, AverageValue)
  * for the 10 Pods of a target, served by the tests' metrics API server through
  * the aggregation layer: both runtimes read the same metrics.
@@ -312,7 +306,7 @@ async function kubernetesMetricsSideBySide(
   }
 }
 
-/** CONCURRENT_MODE: ours with metricConcurrency 4, the original as it runs (one Pod after another). */
+/** CONCURRENT_API_MODE: ours with metricConcurrency 4, the original as it runs (one Pod after another). */
 async function concurrentSideBySide(
   cluster: Cluster,
   namespace: string,
@@ -327,7 +321,7 @@ async function concurrentSideBySide(
   if (!target) return;
   for (const method of opts.methods.filter((m) => m !== "module")) {
     for (const runtime of runtimes) {
-      log(`side by side: ${runtime}, ${method}, ${CONCURRENT_MODE}: REST API dry-run evaluations`);
+      log(`side by side: ${runtime}, ${method}, ${CONCURRENT_API_MODE}: REST API dry-run evaluations`);
       results.api.push(
         await measureApiRuns(cluster, runtime, goBinary, namespace, work, serverUrl, method, target, {
           requests: opts.apiRequests,
@@ -335,7 +329,7 @@ async function concurrentSideBySide(
           budgetSeconds: opts.apiBudgetSeconds,
           // The original has no such key.
           ...(runtime === "ours" ? { extra: { metricConcurrency: 4 } } : {}),
-          mode: CONCURRENT_MODE,
+          mode: CONCURRENT_API_MODE,
         }),
       );
     }
@@ -366,7 +360,7 @@ async function processSuite(
       }
     }
   }
-  if (opts.modes.includes(CONCURRENT_MODE))
+  if (opts.modes.includes(CONCURRENT_API_MODE))
     await concurrentSideBySide(cluster, namespace, work, serverUrl, goBinary, runtimes, opts, results);
   if (opts.modes.includes(K8S_METRICS_MODE))
     await kubernetesMetricsSideBySide(cluster, namespace, work, serverUrl, goBinary, runtimes, opts, results);

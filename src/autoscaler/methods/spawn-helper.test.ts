@@ -12,6 +12,7 @@ import {
   FRAME,
   FrameDecoder,
   HelperSpawner,
+  type HelperSpawnerOptions,
   type Frame,
   type FrameType,
 } from "./spawn-helper.ts";
@@ -26,8 +27,8 @@ after(async () => {
 });
 
 /** A HelperSpawner that is closed when the file's tests are done. */
-function helperSpawner(perl?: string): HelperSpawner {
-  const spawner = new HelperSpawner(perl === undefined ? {} : { perl });
+function helperSpawner(perl?: string, options: HelperSpawnerOptions = {}): HelperSpawner {
+  const spawner = new HelperSpawner(perl === undefined ? options : { ...options, perl });
   spawners.push(spawner);
   return spawner;
 }
@@ -234,6 +235,35 @@ describe("HelperSpawner", () => {
     });
   });
 
+  test(
+    "runs at once spread over up to maxHelpers helpers; runs one after another use one",
+    bounded,
+    async () => {
+      const spawner = helperSpawner(undefined, { maxHelpers: 2 });
+      // Each run outlives the spawning of the others, so every helper is busy when the next run comes.
+      const parents = await Promise.all(
+        Array.from({ length: 6 }, async () => sh(spawner, "sleep 0.3; echo $PPID")),
+      );
+      const pids = spawner.helperPids;
+      assert.equal(pids.length, 2);
+      assert.deepEqual(new Set(parents.map((r) => Number(r.stdout))), new Set(pids));
+      for (const pid of pids) {
+        assert.equal(parents.filter((r) => Number(r.stdout) === pid).length, 3, `helper ${pid} took half`);
+      }
+      for (let i = 0; i < 3; i++) assert.equal((await sh(spawner, "echo $PPID")).stdout, `${pids[0]}\n`);
+      assert.deepEqual(spawner.helperPids, pids, "no helper was started for them");
+    },
+  );
+
+  test("with maxHelpers 1, runs at once all go through one helper", bounded, async () => {
+    const spawner = helperSpawner(undefined, { maxHelpers: 1 });
+    const parents = await Promise.all(
+      Array.from({ length: 4 }, async () => sh(spawner, "sleep 0.2; echo $PPID")),
+    );
+    assert.equal(spawner.helperPids.length, 1);
+    assert.deepEqual(new Set(parents.map((r) => r.stdout)), new Set([`${spawner.helperPid}\n`]));
+  });
+
   test("a multi-MB input comes back whole through cat", bounded, async () => {
     const input = bigInput(8 * 1024 * 1024);
     const result = await start(spawner, "/bin/cat", [], input).done;
@@ -293,9 +323,13 @@ describe("HelperSpawner when the helper fails", () => {
         startHanging(spawner),
         startHanging(spawner),
       ]);
-      const first = spawner.helperPid;
-      assert.ok(first !== undefined);
-      process.kill(first, "SIGKILL");
+      // The runs may be spread over more than one helper: all of them die.
+      const first = spawner.helperPids;
+      assert.ok(first.length > 0);
+      for (const pid of first) {
+        assert.ok(pid !== undefined);
+        process.kill(pid, "SIGKILL");
+      }
       for (const run of hanging) {
         const err = await rejection(run.done);
         assert.equal(err.code, "ERR_SPAWN_HELPER_GONE");
@@ -309,7 +343,7 @@ describe("HelperSpawner when the helper fails", () => {
         signal: null,
       });
       assert.notEqual(spawner.helperPid, undefined);
-      assert.notEqual(spawner.helperPid, first, "a new helper runs it");
+      assert.ok(!first.includes(spawner.helperPid), "a new helper runs it");
       assert.equal(spawner.direct, false);
     },
   );

@@ -1,15 +1,16 @@
-// A Spawner that starts programs through one resident helper process (a small
+// A Spawner that starts programs through resident helper processes (a small
 // Perl program, HELPER_SCRIPT below) instead of child_process.spawn. Node's
 // spawn forks the whole Node process on the main thread, which costs
 // milliseconds of event-loop time per run at our heap size; writing a request
 // frame to the helper costs microseconds. The helper forks only itself, a few
 // MB. Node keeps the policy: timeouts and output limits stay in shell.ts, which
-// asks for a kill; the helper has no clock of its own.
+// asks for a kill; the helper has no clock of its own. Runs one after another
+// use one helper; runs in parallel get up to one helper per core.
 //
-// Where perl is missing, or the helper keeps dying, runs go to directSpawner.
+// Where perl is missing, or helpers keep dying, runs go to directSpawner.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { Socket } from "node:net";
-import { constants } from "node:os";
+import { availableParallelism, constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
 import { directSpawner, killGroup, type SpawnedRun, type SpawnHandlers, type Spawner } from "./spawn.ts";
 
@@ -361,10 +362,10 @@ interface HelperRun {
  */
 type HelperEnd = "unusable" | "died" | "closed";
 
-/** One helper process and the runs it carries. */
 /** How long close() waits for the helper to exit on EOF before killing it. */
 const CLOSE_GRACE_MS = 2000;
 
+/** One helper process and the runs it carries. */
 class HelperProcess {
   readonly #child: ChildProcessByStdio<Writable, Readable, null>;
   readonly #decoder = new FrameDecoder();
@@ -399,6 +400,11 @@ class HelperProcess {
 
   get pid(): number | undefined {
     return this.#child.pid;
+  }
+
+  /** Runs sent and not yet ended. */
+  get load(): number {
+    return this.#runs.size;
   }
 
   spawn(entrypoint: string, args: readonly string[], input: string, handlers: SpawnHandlers): SpawnedRun {
@@ -542,30 +548,57 @@ function lostRun(end: "died" | "closed"): NodeJS.ErrnoException {
   return err;
 }
 
-/** After this many deaths of the helper, runs go to directSpawner for good. */
+/** After this many deaths of a helper, runs go to directSpawner for good. */
 const MAX_HELPER_DEATHS = 3;
+
+/**
+ * The most helpers one spawner keeps. A helper forks and waits for each exec
+ * one after another, so with runs in parallel (metricConcurrency) one helper
+ * is the bottleneck; more than the cores can run at once only add processes.
+ */
+export const MAX_HELPERS = 4;
 
 export interface HelperSpawnerOptions {
   /** The perl to run; "perl", looked up on PATH, by default. */
   perl?: string;
+  /**
+   * The most helper processes at once (at least 1). By default the cores
+   * Node may use, at most MAX_HELPERS.
+   */
+  maxHelpers?: number;
 }
 
+/**
+ * Starts runs through helper processes. A run goes to an idle helper; when
+ * every helper is busy a new one starts, up to maxHelpers, and past that the
+ * least busy one takes it. Runs one after another therefore use one helper.
+ */
 export class HelperSpawner implements Spawner {
   readonly #perl: string;
-  #helper: HelperProcess | undefined;
+  readonly #maxHelpers: number;
+  #helpers: HelperProcess[] = [];
   #deaths = 0;
   #direct = false;
 
   constructor(options: HelperSpawnerOptions = {}) {
     this.#perl = options.perl ?? "perl";
+    this.#maxHelpers = Math.max(
+      1,
+      Math.floor(options.maxHelpers ?? Math.min(availableParallelism(), MAX_HELPERS)),
+    );
   }
 
-  /** The running helper's pid (for tests), if one runs. */
+  /** The first running helper's pid (for tests), if one runs. */
   get helperPid(): number | undefined {
-    return this.#helper?.pid;
+    return this.#helpers[0]?.pid;
   }
 
-  /** Whether runs go to directSpawner for good: no usable perl, or the helper kept dying. */
+  /** The pids of the running helpers (for tests). */
+  get helperPids(): (number | undefined)[] {
+    return this.#helpers.map((h) => h.pid);
+  }
+
+  /** Whether runs go to directSpawner for good: no usable perl, or helpers kept dying. */
   get direct(): boolean {
     return this.#direct;
   }
@@ -574,21 +607,32 @@ export class HelperSpawner implements Spawner {
     if (this.#direct || !helperCanRun(entrypoint, args)) {
       return directSpawner.spawn(entrypoint, args, input, handlers);
     }
-    const helper = (this.#helper ??= new HelperProcess(this.#perl, (end, runs) => {
-      this.#ended(helper, end, runs);
-    }));
-    return helper.spawn(entrypoint, args, input, handlers);
+    return this.#pick().spawn(entrypoint, args, input, handlers);
   }
 
-  /** Stops the helper; runs still in flight fail. A later spawn starts a new one. */
+  /** Stops the helpers; runs still in flight fail. A later spawn starts a new one. */
   async close(): Promise<void> {
-    const helper = this.#helper;
-    this.#helper = undefined;
-    await helper?.close();
+    const helpers = this.#helpers;
+    this.#helpers = [];
+    await Promise.all(helpers.map(async (h) => h.close()));
+  }
+
+  #pick(): HelperProcess {
+    let least: HelperProcess | undefined;
+    for (const h of this.#helpers) {
+      if (h.load === 0) return h;
+      if (!least || h.load < least.load) least = h;
+    }
+    if (least && this.#helpers.length >= this.#maxHelpers) return least;
+    const helper: HelperProcess = new HelperProcess(this.#perl, (end, runs) => {
+      this.#ended(helper, end, runs);
+    });
+    this.#helpers.push(helper);
+    return helper;
   }
 
   #ended(helper: HelperProcess, end: HelperEnd, runs: HelperRun[]): void {
-    if (this.#helper === helper) this.#helper = undefined;
+    this.#helpers = this.#helpers.filter((h) => h !== helper);
     if (end === "unusable") {
       // Quietly: an image without perl is fine, it only costs Node's thread more.
       this.#direct = true;
@@ -618,5 +662,5 @@ function helperCanRun(entrypoint: string, args: readonly string[]): boolean {
   return entrypoint !== "" && !entrypoint.includes("\0") && !args.some((arg) => arg.includes("\0"));
 }
 
-/** The spawner shell stages use unless told otherwise; its helper starts with the first run. */
+/** The spawner shell stages use unless told otherwise; its first helper starts with the first run. */
 export const sharedSpawner: Spawner = new HelperSpawner();

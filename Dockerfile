@@ -51,13 +51,26 @@ COPY hack/bundle.ts hack/
 COPY src/ src/
 RUN npm run build
 
-# The app: the launcher, the bundle, production dependencies (of which the
-# bundle loads only @kubernetes/client-node, and that only outside a cluster).
+# The native spawn helper (src/autoscaler/methods/spawn-helper.c), through
+# which shell stages start their programs: built for the target's own
+# architecture and libc, in an image of its own so the compiler stays out.
+FROM --platform=$TARGETPLATFORM ${NODE_IMAGE} AS spawn-helper
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/cpa
+COPY package.json ./
+COPY src/autoscaler/methods/spawn-helper.c src/autoscaler/methods/
+RUN npm run build:native
+
+# The app: the launcher, the bundle, the spawn helper, production dependencies
+# (of which the bundle loads only @kubernetes/client-node, and that only outside a cluster).
 FROM --platform=$BUILDPLATFORM ${BUILD_NODE_IMAGE} AS build
 WORKDIR /opt/cpa
 COPY package.json package-lock.json ./
 COPY --from=deps /opt/cpa/node_modules node_modules/
 COPY --from=compile /opt/cpa/dist/bundle dist/bundle/
+COPY --from=spawn-helper /opt/cpa/dist/libexec/cpa-spawn-helper dist/libexec/
 COPY bin/ bin/
 
 # What both targets share, the app excepted: the app goes in last in each

@@ -40,6 +40,11 @@ export const NOT_RUN: readonly NotRun[] = [
     npmScripts: ["build"],
   },
   {
+    command: "npm run build:native",
+    why: "the image's spawn-helper stage runs it (the image tests build the Dockerfile), and so does the benchmark; the spawn helper's unit tests compile the same file with stricter warnings",
+    npmScripts: ["build:native"],
+  },
+  {
     command: /^npm run image( -- --arch arm64)?$/,
     why: "the image tests build the targets through the same code (hack/image/build.ts), and the release test builds arm64 with it",
     npmScripts: ["image"],

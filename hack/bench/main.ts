@@ -418,11 +418,15 @@ async function benchmark(cluster: Cluster, opts: Options, results: Results): Pro
     for (const [name, why] of Object.entries(results.originals.absent)) log(`originals: no ${name}: ${why}`);
   }
   // What the image ships: our processes run compiled and bundled (bin/cpa with CPA_USE_DIST=1).
-  log("building the sources, as the image does (npm run build: tsc, then the bundle)");
-  execFileSync("npm", ["run", "--silent", "build"], {
-    cwd: repoRoot,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  log(
+    "building the sources, as the image does (npm run build: tsc, then the bundle; npm run build:native: the spawn helper)",
+  );
+  for (const script of ["build", "build:native"]) {
+    execFileSync("npm", ["run", "--silent", script], {
+      cwd: repoRoot,
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  }
   process.env["CPA_USE_DIST"] = "1";
   log("installing config/cluster.yaml (the operator's Deployment scaled to 0: it runs as a local process)");
   await installOperator(cluster);

@@ -92,19 +92,32 @@ describe("the image's build", () => {
     );
     assert.deepEqual(
       froms.map((f) => f.name),
-      ["deps", "compile", "build", "base", "python", "dropin", "runtime-dropin", "python-dropin", "runtime"],
+      [
+        "deps",
+        "compile",
+        "spawn-helper",
+        "build",
+        "base",
+        "python",
+        "dropin",
+        "runtime-dropin",
+        "python-dropin",
+        "runtime",
+      ],
     );
     for (const { from } of froms)
       assert.ok(
         ["${NODE_IMAGE}", "${BUILD_NODE_IMAGE}"].includes(from) || froms.some((f) => f.name === from),
         from,
       );
-    // Multi-arch: the npm and tsc stages on the builder's platform, the target's own from base on.
+    // Multi-arch: the npm and tsc stages on the builder's platform; the native spawn helper and
+    // everything from base on, the target's own.
     assert.deepEqual(
       froms.filter((f) => f.platform !== undefined).map((f) => `${f.name} ${f.platform ?? ""} ${f.from}`),
       [
         "deps $BUILDPLATFORM ${BUILD_NODE_IMAGE}",
         "compile $BUILDPLATFORM ${BUILD_NODE_IMAGE}",
+        "spawn-helper $TARGETPLATFORM ${NODE_IMAGE}",
         "build $BUILDPLATFORM ${BUILD_NODE_IMAGE}",
         "base $TARGETPLATFORM ${NODE_IMAGE}",
       ],
@@ -236,10 +249,11 @@ describe("the image's files", () => {
       "run.js",
       "validate.js",
     ];
-    const bundle = files(app("dist"));
+    const dist = files(app("dist"));
+    const bundle = dist.filter((f) => f.startsWith("bundle/"));
     assert.deepEqual(
-      bundle.filter((f) => !/^bundle\/chunk-[A-Z0-9]+\.js$/.test(f)),
-      commands.map((c) => `bundle/${c}`),
+      dist.filter((f) => !/^bundle\/chunk-[A-Z0-9]+\.js$/.test(f)),
+      [...commands.map((c) => `bundle/${c}`), "libexec/cpa-spawn-helper"],
     );
     // The bundle carries its dependencies: nothing it loads resolves from node_modules but client-node
     // (and the chart libraries `cpa replay --out` loads by a name it computes, which the image leaves out).
@@ -430,19 +444,20 @@ describe("tini as PID 1", () => {
     "",
   ].join("\n");
 
-  /** Runs `cpa run` against the guide's Deployment with the script above; returns the orphan's state once it exited, or undefined once reaped. */
-  async function orphan(
+  /** `cpa run --dry-run` in the runtime image against the guide's Deployment, with `metric` as /work/metric.sh. */
+  function cpaRun(
     t: { after: (fn: () => Promise<unknown>) => void },
     namespace: string,
     entrypoint: string[],
-  ) {
-    const work = mkdtempSync(join(tmpdir(), "cpa-orphan-"));
+    script: string,
+  ): { work: string; name: string } {
+    const work = mkdtempSync(join(tmpdir(), "cpa-run-"));
     chmodSync(work, 0o777);
-    writeFileSync(join(work, "metric.sh"), metric, { mode: 0o755 });
+    writeFileSync(join(work, "metric.sh"), script, { mode: 0o755 });
     writeFileSync(join(work, "config.yaml"), config, { mode: 0o644 });
     copyFileSync(kubeconfigPath(), join(work, "kubeconfig"));
     chmodSync(join(work, "kubeconfig"), 0o644);
-    const name = `cpa-orphan-${randomUUID().slice(0, 8)}`;
+    const name = `cpa-run-${randomUUID().slice(0, 8)}`;
     const started = podman(
       "run",
       "--rm",
@@ -463,6 +478,16 @@ describe("tini as PID 1", () => {
       await started;
       rmSync(work, { recursive: true, force: true });
     });
+    return { work, name };
+  }
+
+  /** Runs `cpa run` against the guide's Deployment with the script above; returns the orphan's state once it exited, or undefined once reaped. */
+  async function orphan(
+    t: { after: (fn: () => Promise<unknown>) => void },
+    namespace: string,
+    entrypoint: string[],
+  ) {
+    const { work, name } = cpaRun(t, namespace, entrypoint, metric);
     const pid = await eventually(
       "the script's orphan to write its pid",
       () => {
@@ -495,5 +520,26 @@ describe("tini as PID 1", () => {
       async () => ((await withoutTini()) === "Z" ? true : undefined),
       30_000,
     );
+  });
+
+  test("shell stages start through the native spawn helper the image ships, not Perl's", async (t) => {
+    const namespace = await testNamespace(t);
+    assert.equal((await kubectl(["apply", "-n", namespace, "-f", join(guide, "deployment.yaml")])).code, 0);
+    const script = [
+      "#!/bin/sh",
+      "readlink /proc/$PPID/exe > /work/parent.tmp && mv /work/parent.tmp /work/parent",
+      "echo 1",
+      "",
+    ].join("\n");
+    const { work } = cpaRun(t, namespace, ["tini", "--", "cpa"], script);
+    const parent = await eventually(
+      "the metric script to write its parent's program",
+      () => {
+        const file = join(work, "parent");
+        return existsSync(file) ? readFileSync(file, "utf8").trim() : undefined;
+      },
+      60_000,
+    );
+    assert.equal(parent, "/opt/cpa/dist/libexec/cpa-spawn-helper");
   });
 });

@@ -1,8 +1,17 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -12,6 +21,8 @@ import {
   FRAME,
   FrameDecoder,
   HelperSpawner,
+  NATIVE_HELPER_PATH,
+  nativeHelper,
   type HelperSpawnerOptions,
   type Frame,
   type FrameType,
@@ -27,10 +38,33 @@ after(async () => {
 });
 
 /** A HelperSpawner that is closed when the file's tests are done. */
-function helperSpawner(perl?: string, options: HelperSpawnerOptions = {}): HelperSpawner {
-  const spawner = new HelperSpawner(perl === undefined ? options : { ...options, perl });
+function helperSpawner(options: HelperSpawnerOptions): HelperSpawner {
+  const spawner = new HelperSpawner(options);
   spawners.push(spawner);
   return spawner;
+}
+
+/**
+ * The native helper, built here as `npm run build:native` builds it (cc); a
+ * machine without a C compiler fails these tests rather than skip them.
+ */
+function buildNativeHelper(): string {
+  const out = join(dir, "cpa-spawn-helper");
+  const source = fileURLToPath(new URL("./spawn-helper.c", import.meta.url));
+  execFileSync("cc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", out, source], { stdio: "inherit" });
+  return out;
+}
+const NATIVE = buildNativeHelper();
+
+/** Both helpers must behave alike: every test of the spawner runs with each. */
+const FLAVOURS: [string, HelperSpawnerOptions][] = [
+  ["the Perl helper", { native: null }],
+  ["the native helper", { native: NATIVE }],
+];
+
+/** The program a process runs (its /proc/PID/exe). */
+function exeOf(pid: number): string {
+  return readlinkSync(`/proc/${pid}/exe`);
 }
 
 interface Result {
@@ -152,219 +186,266 @@ describe("frames", () => {
   });
 });
 
-describe("HelperSpawner", () => {
-  const spawner = helperSpawner();
+for (const [flavour, base] of FLAVOURS) {
+  describe(`HelperSpawner, ${flavour}`, () => {
+    const make = (options: HelperSpawnerOptions = {}) => helperSpawner({ ...base, ...options });
+    const spawner = make();
 
-  test("a program runs in the helper's child, not Node's", bounded, async () => {
-    const result = await sh(spawner, "echo $PPID");
-    assert.notEqual(spawner.helperPid, undefined);
-    assert.equal(result.stdout, `${spawner.helperPid}\n`);
-    assert.equal(spawner.direct, false);
-  });
-
-  // What a program sees and how it ends must not depend on the spawner.
-  const parity: [string, string, string[], string?][] = [
-    ["exit code", "/bin/sh", ["-c", "echo out; echo err >&2; exit 7"]],
-    ["exit code 255", "/bin/sh", ["-c", "exit 255"]],
-    ["killed by a signal", "/bin/sh", ["-c", "kill -USR1 $$"]],
-    ["stdin", "/bin/sh", ["-c", "cat; echo"], "the input"],
-    ["arguments verbatim", "/usr/bin/printf", ["[%s]", "", "ä b", "$HOME", "*"]],
-    ["signal dispositions and mask", "/bin/grep", ["^Sig\\(Ign\\|Blk\\)", "/proc/self/status"]],
-    ["open files", "/bin/sh", ["-c", "ls /proc/$$/fd"]],
-    ["environment", "/bin/sh", ["-c", "env | sort"]],
-    ["working directory", "/bin/pwd", []],
-  ];
-  for (const [what, entrypoint, args, input] of parity) {
-    test(`the program sees and ends as with directSpawner: ${what}`, bounded, async () => {
-      const viaHelper = await start(spawner, entrypoint, args, input).done;
-      const direct = await start(directSpawner, entrypoint, args, input).done;
-      assert.deepEqual(viaHelper, direct);
-    });
-  }
-
-  test(
-    "a session and process group of its own: the program's pid, pgid and sid are one",
-    bounded,
-    async () => {
-      const { stdout } = await sh(spawner, "cut -d' ' -f1,5,6 /proc/$$/stat; :");
-      const [pid, pgid, sid] = stdout.trim().split(" ");
-      assert.ok(pid !== undefined && pid !== "");
-      assert.equal(pgid, pid);
-      assert.equal(sid, pid);
-    },
-  );
-
-  for (const [what, entrypoint, code] of [
-    ["a program that does not exist", "no-such-program-cpa", "ENOENT"],
-    ["a directory", dir, "EACCES"],
-  ] as const) {
-    test(`${what} fails as child_process does (${code})`, bounded, async () => {
-      const viaHelper = await rejection(start(spawner, entrypoint, []).done);
-      const direct = await rejection(start(directSpawner, entrypoint, []).done);
-      assert.equal(viaHelper.code, code);
-      assert.equal(viaHelper.message, direct.message);
-      assert.equal(viaHelper.errno, direct.errno);
-    });
-  }
-
-  test("50 runs at once each get their own input, arguments and output", bounded, async () => {
-    const runs = Array.from(
-      { length: 50 },
-      (_, i) =>
-        start(
-          spawner,
-          "/bin/sh",
-          [
-            "-c",
-            'read -r line; sleep 0.0$(($2 % 7)); echo "$line $1"; echo "err $1" >&2',
-            "sh",
-            `arg${i}`,
-            `${i}`,
-          ],
-          `input${i}\n`,
-        ).done,
-    );
-    const results = await Promise.all(runs);
-    results.forEach((result, i) => {
-      assert.deepEqual(result, {
-        stdout: `input${i} arg${i}\n`,
-        stderr: `err arg${i}\n`,
-        code: 0,
-        signal: null,
-      });
-    });
-  });
-
-  test(
-    "runs at once spread over up to maxHelpers helpers; runs one after another use one",
-    bounded,
-    async () => {
-      const spawner = helperSpawner(undefined, { maxHelpers: 2 });
-      // Each run outlives the spawning of the others, so every helper is busy when the next run comes.
-      const parents = await Promise.all(
-        Array.from({ length: 6 }, async () => sh(spawner, "sleep 0.3; echo $PPID")),
-      );
-      const pids = spawner.helperPids;
-      assert.equal(pids.length, 2);
-      assert.deepEqual(new Set(parents.map((r) => Number(r.stdout))), new Set(pids));
-      for (const pid of pids) {
-        assert.equal(parents.filter((r) => Number(r.stdout) === pid).length, 3, `helper ${pid} took half`);
-      }
-      for (let i = 0; i < 3; i++) assert.equal((await sh(spawner, "echo $PPID")).stdout, `${pids[0]}\n`);
-      assert.deepEqual(spawner.helperPids, pids, "no helper was started for them");
-    },
-  );
-
-  test("with maxHelpers 1, runs at once all go through one helper", bounded, async () => {
-    const spawner = helperSpawner(undefined, { maxHelpers: 1 });
-    const parents = await Promise.all(
-      Array.from({ length: 4 }, async () => sh(spawner, "sleep 0.2; echo $PPID")),
-    );
-    assert.equal(spawner.helperPids.length, 1);
-    assert.deepEqual(new Set(parents.map((r) => r.stdout)), new Set([`${spawner.helperPid}\n`]));
-  });
-
-  test("a multi-MB input comes back whole through cat", bounded, async () => {
-    const input = bigInput(8 * 1024 * 1024);
-    const result = await start(spawner, "/bin/cat", [], input).done;
-    assert.equal(result.code, 0);
-    assert.equal(result.stdout.length, input.length);
-    assert.ok(result.stdout === input, "cat's output is its input");
-  });
-
-  test(
-    "a program that never reads a multi-MB input succeeds, and does not hold up other runs",
-    bounded,
-    async () => {
-      const flag = join(dir, "unblock");
-      // Waits without reading stdin until the flag exists; its input fills the pipe long before.
-      const stuck = sh(spawner, `while [ ! -e ${flag} ]; do sleep 0.01; done; echo done`, bigInput(8 << 20));
-      // Were the helper blocked writing the stuck program's stdin, these would never end.
-      const others = await Promise.all([sh(spawner, "echo fast"), start(spawner, "/bin/cat", [], "x").done]);
-      assert.deepEqual(
-        others.map((r) => r.stdout),
-        ["fast\n", "x"],
-      );
-      writeFileSync(flag, "");
-      assert.deepEqual(await stuck, { stdout: "done\n", stderr: "", code: 0, signal: null });
-    },
-  );
-
-  test("kill() SIGKILLs the run's whole process group, grandchildren included", bounded, async () => {
-    const hanging = await startHanging(spawner);
-    assert.ok(isAlive(hanging.grandchild));
-    hanging.run.kill();
-    const result = await hanging.done;
-    assert.equal(result.signal, "SIGKILL");
-    assert.equal(result.code, null);
-    await waitFor(() => !isAlive(hanging.grandchild), `sleep (pid ${hanging.grandchild}) is gone`);
-    hanging.run.kill(); // after the end: nothing to do, no error
-  });
-
-  test("an idle helper sleeps in select rather than spinning", bounded, async () => {
-    await sh(spawner, "true");
-    const pid = spawner.helperPid;
-    assert.ok(pid !== undefined);
-    const before = cpuTicks(pid);
-    await sleep(500);
-    // A spinning helper would use about 50 ticks (at 100 per second) in this time.
-    assert.ok(cpuTicks(pid) - before < 10, "the helper used almost no CPU while idle");
-  });
-});
-
-describe("HelperSpawner when the helper fails", () => {
-  test(
-    "when the helper dies mid-run, its runs fail with a spawn error, their programs are killed, and later runs work",
-    bounded,
-    async () => {
-      const spawner = helperSpawner();
-      const hanging = await Promise.all([
-        startHanging(spawner),
-        startHanging(spawner),
-        startHanging(spawner),
-      ]);
-      // The runs may be spread over more than one helper: all of them die.
-      const first = spawner.helperPids;
-      assert.ok(first.length > 0);
-      for (const pid of first) {
-        assert.ok(pid !== undefined);
-        process.kill(pid, "SIGKILL");
-      }
-      for (const run of hanging) {
-        const err = await rejection(run.done);
-        assert.equal(err.code, "ERR_SPAWN_HELPER_GONE");
-        assert.match(err.message, /the spawn helper exited while the program ran/);
-        await waitFor(() => !isAlive(run.grandchild), `sleep (pid ${run.grandchild}) is gone`);
-      }
-      assert.deepEqual(await sh(spawner, "echo again"), {
-        stdout: "again\n",
-        stderr: "",
-        code: 0,
-        signal: null,
-      });
-      assert.notEqual(spawner.helperPid, undefined);
-      assert.ok(!first.includes(spawner.helperPid), "a new helper runs it");
-      assert.equal(spawner.direct, false);
-    },
-  );
-
-  test("after the helper died three times, runs go directly", bounded, async () => {
-    const spawner = helperSpawner();
-    for (let death = 1; death <= 3; death++) {
-      assert.equal(spawner.direct, false);
-      const hanging = await startHanging(spawner);
+    test("a program runs in the helper's child, not Node's", bounded, async () => {
+      const result = await sh(spawner, "echo $PPID");
       const pid = spawner.helperPid;
       assert.ok(pid !== undefined);
-      process.kill(pid, "SIGKILL");
-      await rejection(hanging.done);
+      assert.equal(result.stdout, `${pid}\n`);
+      assert.equal(spawner.direct, false);
+      if (base.native) assert.equal(exeOf(pid), base.native);
+      else assert.match(exeOf(pid), /\/perl[\d.]*$/);
+    });
+
+    // What a program sees and how it ends must not depend on the spawner.
+    const parity: [string, string, string[], string?][] = [
+      ["exit code", "/bin/sh", ["-c", "echo out; echo err >&2; exit 7"]],
+      ["exit code 255", "/bin/sh", ["-c", "exit 255"]],
+      ["killed by a signal", "/bin/sh", ["-c", "kill -USR1 $$"]],
+      ["stdin", "/bin/sh", ["-c", "cat; echo"], "the input"],
+      ["arguments verbatim", "/usr/bin/printf", ["[%s]", "", "ä b", "$HOME", "*"]],
+      ["signal dispositions and mask", "/bin/grep", ["^Sig\\(Ign\\|Blk\\)", "/proc/self/status"]],
+      ["open files", "/bin/sh", ["-c", "ls /proc/$$/fd"]],
+      ["environment", "/bin/sh", ["-c", "env | sort"]],
+      ["working directory", "/bin/pwd", []],
+    ];
+    for (const [what, entrypoint, args, input] of parity) {
+      test(`the program sees and ends as with directSpawner: ${what}`, bounded, async () => {
+        const viaHelper = await start(spawner, entrypoint, args, input).done;
+        const direct = await start(directSpawner, entrypoint, args, input).done;
+        assert.deepEqual(viaHelper, direct);
+      });
     }
-    assert.equal(spawner.direct, true);
-    assert.equal((await sh(spawner, "echo $PPID")).stdout, `${process.pid}\n`, "Node itself started it");
-    assert.equal(spawner.helperPid, undefined);
+
+    test(
+      "a session and process group of its own: the program's pid, pgid and sid are one",
+      bounded,
+      async () => {
+        const { stdout } = await sh(spawner, "cut -d' ' -f1,5,6 /proc/$$/stat; :");
+        const [pid, pgid, sid] = stdout.trim().split(" ");
+        assert.ok(pid !== undefined && pid !== "");
+        assert.equal(pgid, pid);
+        assert.equal(sid, pid);
+      },
+    );
+
+    for (const [what, entrypoint, code] of [
+      ["a program that does not exist", "no-such-program-cpa", "ENOENT"],
+      ["a directory", dir, "EACCES"],
+    ] as const) {
+      test(`${what} fails as child_process does (${code})`, bounded, async () => {
+        const viaHelper = await rejection(start(spawner, entrypoint, []).done);
+        const direct = await rejection(start(directSpawner, entrypoint, []).done);
+        assert.equal(viaHelper.code, code);
+        assert.equal(viaHelper.message, direct.message);
+        assert.equal(viaHelper.errno, direct.errno);
+      });
+    }
+
+    test("50 runs at once each get their own input, arguments and output", bounded, async () => {
+      const runs = Array.from(
+        { length: 50 },
+        (_, i) =>
+          start(
+            spawner,
+            "/bin/sh",
+            [
+              "-c",
+              'read -r line; sleep 0.0$(($2 % 7)); echo "$line $1"; echo "err $1" >&2',
+              "sh",
+              `arg${i}`,
+              `${i}`,
+            ],
+            `input${i}\n`,
+          ).done,
+      );
+      const results = await Promise.all(runs);
+      results.forEach((result, i) => {
+        assert.deepEqual(result, {
+          stdout: `input${i} arg${i}\n`,
+          stderr: `err arg${i}\n`,
+          code: 0,
+          signal: null,
+        });
+      });
+    });
+
+    test(
+      "runs at once spread over up to maxHelpers helpers; runs one after another use one",
+      bounded,
+      async () => {
+        const spawner = make({ maxHelpers: 2 });
+        // Each run outlives the spawning of the others, so every helper is busy when the next run comes.
+        const parents = await Promise.all(
+          Array.from({ length: 6 }, async () => sh(spawner, "sleep 0.3; echo $PPID")),
+        );
+        const pids = spawner.helperPids;
+        assert.equal(pids.length, 2);
+        assert.deepEqual(new Set(parents.map((r) => Number(r.stdout))), new Set(pids));
+        for (const pid of pids) {
+          assert.equal(parents.filter((r) => Number(r.stdout) === pid).length, 3, `helper ${pid} took half`);
+        }
+        for (let i = 0; i < 3; i++) assert.equal((await sh(spawner, "echo $PPID")).stdout, `${pids[0]}\n`);
+        assert.deepEqual(spawner.helperPids, pids, "no helper was started for them");
+      },
+    );
+
+    test("with maxHelpers 1, runs at once all go through one helper", bounded, async () => {
+      const spawner = make({ maxHelpers: 1 });
+      const parents = await Promise.all(
+        Array.from({ length: 4 }, async () => sh(spawner, "sleep 0.2; echo $PPID")),
+      );
+      assert.equal(spawner.helperPids.length, 1);
+      assert.deepEqual(new Set(parents.map((r) => r.stdout)), new Set([`${spawner.helperPid}\n`]));
+    });
+
+    test("a multi-MB input comes back whole through cat", bounded, async () => {
+      const input = bigInput(8 * 1024 * 1024);
+      const result = await start(spawner, "/bin/cat", [], input).done;
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout.length, input.length);
+      assert.ok(result.stdout === input, "cat's output is its input");
+    });
+
+    test(
+      "a program that never reads a multi-MB input succeeds, and does not hold up other runs",
+      bounded,
+      async () => {
+        const flag = join(dir, "unblock");
+        // Waits without reading stdin until the flag exists; its input fills the pipe long before.
+        const stuck = sh(
+          spawner,
+          `while [ ! -e ${flag} ]; do sleep 0.01; done; echo done`,
+          bigInput(8 << 20),
+        );
+        // Were the helper blocked writing the stuck program's stdin, these would never end.
+        const others = await Promise.all([
+          sh(spawner, "echo fast"),
+          start(spawner, "/bin/cat", [], "x").done,
+        ]);
+        assert.deepEqual(
+          others.map((r) => r.stdout),
+          ["fast\n", "x"],
+        );
+        writeFileSync(flag, "");
+        assert.deepEqual(await stuck, { stdout: "done\n", stderr: "", code: 0, signal: null });
+      },
+    );
+
+    test("kill() SIGKILLs the run's whole process group, grandchildren included", bounded, async () => {
+      const hanging = await startHanging(spawner);
+      assert.ok(isAlive(hanging.grandchild));
+      hanging.run.kill();
+      const result = await hanging.done;
+      assert.equal(result.signal, "SIGKILL");
+      assert.equal(result.code, null);
+      await waitFor(() => !isAlive(hanging.grandchild), `sleep (pid ${hanging.grandchild}) is gone`);
+      hanging.run.kill(); // after the end: nothing to do, no error
+    });
+
+    test("an idle helper sleeps rather than spinning", bounded, async () => {
+      await sh(spawner, "true");
+      const pid = spawner.helperPid;
+      assert.ok(pid !== undefined);
+      const before = cpuTicks(pid);
+      await sleep(500);
+      // A spinning helper would use about 50 ticks (at 100 per second) in this time.
+      assert.ok(cpuTicks(pid) - before < 10, "the helper used almost no CPU while idle");
+    });
   });
 
+  describe(`HelperSpawner when ${flavour} fails`, () => {
+    const make = (options: HelperSpawnerOptions = {}) => helperSpawner({ ...base, ...options });
+    test(
+      "when the helper dies mid-run, its runs fail with a spawn error, their programs are killed, and later runs work",
+      bounded,
+      async () => {
+        const spawner = make();
+        const hanging = await Promise.all([
+          startHanging(spawner),
+          startHanging(spawner),
+          startHanging(spawner),
+        ]);
+        // The runs may be spread over more than one helper: all of them die.
+        const first = spawner.helperPids;
+        assert.ok(first.length > 0);
+        for (const pid of first) {
+          assert.ok(pid !== undefined);
+          process.kill(pid, "SIGKILL");
+        }
+        for (const run of hanging) {
+          const err = await rejection(run.done);
+          assert.equal(err.code, "ERR_SPAWN_HELPER_GONE");
+          assert.match(err.message, /the spawn helper exited while the program ran/);
+          await waitFor(() => !isAlive(run.grandchild), `sleep (pid ${run.grandchild}) is gone`);
+        }
+        assert.deepEqual(await sh(spawner, "echo again"), {
+          stdout: "again\n",
+          stderr: "",
+          code: 0,
+          signal: null,
+        });
+        assert.notEqual(spawner.helperPid, undefined);
+        assert.ok(!first.includes(spawner.helperPid), "a new helper runs it");
+        assert.equal(spawner.direct, false);
+      },
+    );
+
+    test("after the helper died three times, runs go directly", bounded, async () => {
+      const spawner = make();
+      for (let death = 1; death <= 3; death++) {
+        assert.equal(spawner.direct, false);
+        const hanging = await startHanging(spawner);
+        const pid = spawner.helperPid;
+        assert.ok(pid !== undefined);
+        process.kill(pid, "SIGKILL");
+        await rejection(hanging.done);
+      }
+      assert.equal(spawner.direct, true);
+      assert.equal((await sh(spawner, "echo $PPID")).stdout, `${process.pid}\n`, "Node itself started it");
+      assert.equal(spawner.helperPid, undefined);
+    });
+
+    test("close() ends the helper; a later run starts a new one", bounded, async () => {
+      const spawner = make();
+      await sh(spawner, "true");
+      const pid = spawner.helperPid;
+      assert.ok(pid !== undefined);
+      await spawner.close();
+      await waitFor(() => !isAlive(pid), "the helper is gone");
+      assert.equal(spawner.helperPid, undefined);
+      assert.equal((await sh(spawner, "echo new")).stdout, "new\n");
+      assert.notEqual(spawner.helperPid, pid);
+      assert.equal(spawner.direct, false, "closing is not dying");
+    });
+
+    test("the helper never keeps Node alive, and exits when Node does", bounded, async () => {
+      // A Node process that runs one program through a helper and then has nothing left to do.
+      const program = `
+      import { HelperSpawner } from ${JSON.stringify(new URL("./spawn-helper.ts", import.meta.url).href)};
+      const spawner = new HelperSpawner(${JSON.stringify(base)});
+      spawner.spawn("/bin/true", [], "", {
+        stdout() {}, stderr() {}, error(err) { throw err; },
+        exit() { console.log(spawner.helperPid); },
+      });
+    `;
+      const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", program], {
+        timeout: 15_000,
+      });
+      const helperPid = Number(stdout.trim());
+      assert.ok(helperPid > 0, `the child printed the helper's pid, got ${JSON.stringify(stdout)}`);
+      await waitFor(() => !isAlive(helperPid), `the helper (pid ${helperPid}) is gone`);
+    });
+  });
+}
+
+describe("HelperSpawner when no helper can run", () => {
   test("without perl, runs go directly, those sent before that was known too", bounded, async () => {
-    const spawner = helperSpawner(join(dir, "no-such-perl"));
+    const spawner = helperSpawner({ native: null, perl: join(dir, "no-such-perl") });
     const results = await Promise.all([sh(spawner, "echo $PPID"), start(spawner, "/bin/cat", [], "in").done]);
     assert.deepEqual(
       results.map((r) => r.stdout),
@@ -382,7 +463,7 @@ describe("HelperSpawner when the helper fails", () => {
       writeFileSync(brokenPerl, "#!/bin/sh\nexit 2\n");
       chmodSync(brokenPerl, 0o755);
       const counter = join(dir, "ran");
-      const spawner = helperSpawner(brokenPerl);
+      const spawner = helperSpawner({ native: null, perl: brokenPerl });
       const result = await sh(spawner, `echo x >> ${counter}; echo ok`);
       assert.equal(result.stdout, "ok\n");
       assert.equal(readFileSync(counter, "utf8"), "x\n");
@@ -390,34 +471,51 @@ describe("HelperSpawner when the helper fails", () => {
     },
   );
 
-  test("close() ends the helper; a later run starts a new one", bounded, async () => {
-    const spawner = helperSpawner();
-    await sh(spawner, "true");
-    const pid = spawner.helperPid;
-    assert.ok(pid !== undefined);
-    await spawner.close();
-    await waitFor(() => !isAlive(pid), "the helper is gone");
-    assert.equal(spawner.helperPid, undefined);
-    assert.equal((await sh(spawner, "echo new")).stdout, "new\n");
-    assert.notEqual(spawner.helperPid, pid);
-    assert.equal(spawner.direct, false, "closing is not dying");
+  test(
+    "a native helper that cannot start leaves the Perl helper: the runs sent before it was known run there, once",
+    bounded,
+    async () => {
+      const broken = join(dir, "broken-native");
+      writeFileSync(broken, "#!/bin/sh\nexit 2\n");
+      chmodSync(broken, 0o755);
+      const counter = join(dir, "ran-native");
+      for (const native of [join(dir, "no-such-helper"), broken]) {
+        rmSync(counter, { force: true });
+        const spawner = helperSpawner({ native });
+        const results = await Promise.all([
+          sh(spawner, `echo x >> ${counter}; echo $PPID`),
+          start(spawner, "/bin/cat", [], "in").done,
+        ]);
+        assert.equal(results[1].stdout, "in");
+        assert.equal(readFileSync(counter, "utf8"), "x\n", native);
+        const pid = spawner.helperPid;
+        assert.ok(pid !== undefined);
+        assert.equal(results[0].stdout, `${pid}\n`);
+        assert.match(exeOf(pid), /\/perl[\d.]*$/);
+        assert.equal(spawner.native, null);
+        assert.equal(spawner.direct, false);
+      }
+    },
+  );
+});
+
+describe("nativeHelper", () => {
+  test("$CPA_SPAWN_HELPER names it; empty, none", () => {
+    assert.equal(nativeHelper({ CPA_SPAWN_HELPER: "/x/helper" }), "/x/helper");
+    assert.equal(nativeHelper({ CPA_SPAWN_HELPER: "" }), undefined);
   });
 
-  test("the helper never keeps Node alive, and exits when Node does", bounded, async () => {
-    // A Node process that runs one program through a helper and then has nothing left to do.
-    const program = `
-      import { HelperSpawner } from ${JSON.stringify(new URL("./spawn-helper.ts", import.meta.url).href)};
-      const spawner = new HelperSpawner();
-      spawner.spawn("/bin/true", [], "", {
-        stdout() {}, stderr() {}, error(err) { throw err; },
-        exit() { console.log(spawner.helperPid); },
-      });
-    `;
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", program], {
-      timeout: 15_000,
-    });
-    const helperPid = Number(stdout.trim());
-    assert.ok(helperPid > 0, `the child printed the helper's pid, got ${JSON.stringify(stdout)}`);
-    await waitFor(() => !isAlive(helperPid), `the helper (pid ${helperPid}) is gone`);
+  test("else dist/libexec/cpa-spawn-helper under the nearest package.json above the module, if executable", () => {
+    const root = join(dir, "app");
+    mkdirSync(join(root, "dist", "bundle"), { recursive: true });
+    mkdirSync(join(root, "dist", "libexec"), { recursive: true });
+    writeFileSync(join(root, "package.json"), "{}");
+    const from = pathToFileURL(join(root, "dist", "bundle", "chunk.js")).href;
+    assert.equal(nativeHelper({}, from), undefined, "absent");
+    const helper = join(root, NATIVE_HELPER_PATH);
+    writeFileSync(helper, "", { mode: 0o644 });
+    assert.equal(nativeHelper({}, from), undefined, "not executable");
+    chmodSync(helper, 0o755);
+    assert.equal(nativeHelper({}, from), helper);
   });
 });

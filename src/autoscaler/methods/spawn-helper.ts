@@ -7,11 +7,17 @@
 // asks for a kill; the helper has no clock of its own. Runs one after another
 // use one helper; runs in parallel get up to one helper per core.
 //
-// Where perl is missing, or helpers keep dying, runs go to directSpawner.
+// Two helpers speak the same frames: the native one (spawn-helper.c), which
+// the image ships built and which starts programs with posix_spawn, and the
+// Perl one, for where it is absent (a checkout that did not build it, an npm
+// install). Where neither runs, or helpers keep dying, runs go to directSpawner.
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { accessSync, constants as fs, existsSync } from "node:fs";
 import { Socket } from "node:net";
 import { availableParallelism, constants } from "node:os";
+import { dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { directSpawner, killGroup, type SpawnedRun, type SpawnHandlers, type Spawner } from "./spawn.ts";
 
 /**
@@ -378,13 +384,14 @@ class HelperProcess {
   #gone = false;
   #active = false;
 
-  constructor(perl: string, onEnd: (end: HelperEnd, runs: HelperRun[]) => void) {
+  constructor(command: readonly [string, ...string[]], onEnd: (end: HelperEnd, runs: HelperRun[]) => void) {
     this.#onEnd = onEnd;
     // detached: a terminal's Ctrl-C reaches Node, which shuts down in order,
     // not the helper under it. stderr is dropped: the helper has nothing to say.
-    this.#child = spawn(perl, ["-e", HELPER_SCRIPT], { detached: true, stdio: ["pipe", "pipe", "ignore"] });
+    const [file, ...args] = command;
+    this.#child = spawn(file, args, { detached: true, stdio: ["pipe", "pipe", "ignore"] });
     this.#child.on("error", () => {
-      // A perl that could not be started; a running one ends with "close".
+      // A helper that could not be started; a running one ends with "close".
       if (this.#child.pid === undefined) this.#end();
     });
     this.#child.on("close", () => {
@@ -558,9 +565,42 @@ const MAX_HELPER_DEATHS = 3;
  */
 export const MAX_HELPERS = 4;
 
+/** Where `npm run build:native` and the image put the native helper, under the app's root. */
+export const NATIVE_HELPER_PATH = join("dist", "libexec", "cpa-spawn-helper");
+
+/**
+ * The native helper to use, if any: $CPA_SPAWN_HELPER when set (empty: none),
+ * else NATIVE_HELPER_PATH under the nearest directory above this module with
+ * a package.json (the checkout, or /opt/cpa in the image), if executable.
+ */
+export function nativeHelper(
+  env: NodeJS.ProcessEnv = process.env,
+  from = import.meta.url,
+): string | undefined {
+  const chosen = env["CPA_SPAWN_HELPER"];
+  if (chosen !== undefined) return chosen === "" ? undefined : chosen;
+  for (let dir = dirname(fileURLToPath(from)); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) {
+      const path = join(dir, NATIVE_HELPER_PATH);
+      try {
+        accessSync(path, fs.X_OK);
+        return path;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
 export interface HelperSpawnerOptions {
   /** The perl to run; "perl", looked up on PATH, by default. */
   perl?: string;
+  /**
+   * The native helper's path; nativeHelper() by default; null for the Perl
+   * helper only. One that cannot start leaves the Perl helper in its place.
+   */
+  native?: string | null;
   /**
    * The most helper processes at once (at least 1). By default the cores
    * Node may use, at most MAX_HELPERS.
@@ -575,6 +615,8 @@ export interface HelperSpawnerOptions {
  */
 export class HelperSpawner implements Spawner {
   readonly #perl: string;
+  /** undefined: not looked up yet (the shared spawner is made at import); null: none, or it failed. */
+  #native: string | null | undefined;
   readonly #maxHelpers: number;
   #helpers: HelperProcess[] = [];
   #deaths = 0;
@@ -582,6 +624,7 @@ export class HelperSpawner implements Spawner {
 
   constructor(options: HelperSpawnerOptions = {}) {
     this.#perl = options.perl ?? "perl";
+    this.#native = options.native;
     this.#maxHelpers = Math.max(
       1,
       Math.floor(options.maxHelpers ?? Math.min(availableParallelism(), MAX_HELPERS)),
@@ -598,9 +641,15 @@ export class HelperSpawner implements Spawner {
     return this.#helpers.map((h) => h.pid);
   }
 
-  /** Whether runs go to directSpawner for good: no usable perl, or helpers kept dying. */
+  /** Whether runs go to directSpawner for good: no usable helper, or helpers kept dying. */
   get direct(): boolean {
     return this.#direct;
+  }
+
+  /** The native helper new helpers run, or null when they run the Perl one. */
+  get native(): string | null {
+    this.#native ??= nativeHelper() ?? null;
+    return this.#native;
   }
 
   spawn(entrypoint: string, args: readonly string[], input: string, handlers: SpawnHandlers): SpawnedRun {
@@ -624,19 +673,24 @@ export class HelperSpawner implements Spawner {
       if (!least || h.load < least.load) least = h;
     }
     if (least && this.#helpers.length >= this.#maxHelpers) return least;
-    const helper: HelperProcess = new HelperProcess(this.#perl, (end, runs) => {
-      this.#ended(helper, end, runs);
+    const native = this.native;
+    const command: [string, ...string[]] = native === null ? [this.#perl, "-e", HELPER_SCRIPT] : [native];
+    const helper: HelperProcess = new HelperProcess(command, (end, runs) => {
+      this.#ended(helper, end, native, runs);
     });
     this.#helpers.push(helper);
     return helper;
   }
 
-  #ended(helper: HelperProcess, end: HelperEnd, runs: HelperRun[]): void {
+  #ended(helper: HelperProcess, end: HelperEnd, native: string | null, runs: HelperRun[]): void {
     this.#helpers = this.#helpers.filter((h) => h !== helper);
     if (end === "unusable") {
-      // Quietly: an image without perl is fine, it only costs Node's thread more.
-      this.#direct = true;
-      for (const run of runs) redispatch(run);
+      // Quietly: a native helper that does not run here (another architecture
+      // or libc) leaves the Perl one; an image without perl only costs Node's
+      // thread more.
+      if (native !== null) this.#native = null;
+      else this.#direct = true;
+      for (const run of runs) this.#redispatch(run);
       return;
     }
     if (end === "died" && ++this.#deaths >= MAX_HELPER_DEATHS) this.#direct = true;
@@ -646,15 +700,15 @@ export class HelperSpawner implements Spawner {
       run.handlers.error(lostRun(end));
     }
   }
-}
 
-/** A helper that never got ready read none of its runs: they start directly, as if it never was. */
-function redispatch(run: HelperRun): void {
-  if (run.killed || run.input === undefined) {
-    run.handlers.exit({ code: null, signal: "SIGKILL" });
-    return;
+  /** A helper that never got ready read none of its runs: they start anew (Perl helper or directly), as if it never was. */
+  #redispatch(run: HelperRun): void {
+    if (run.killed || run.input === undefined) {
+      run.handlers.exit({ code: null, signal: "SIGKILL" });
+      return;
+    }
+    run.direct = this.spawn(run.entrypoint, run.args, run.input, run.handlers);
   }
-  run.direct = directSpawner.spawn(run.entrypoint, run.args, run.input, run.handlers);
 }
 
 /** What child_process refuses with its own error (an empty name, NUL bytes) goes there to get it. */
